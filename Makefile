@@ -1,0 +1,32 @@
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# face_recognition asks for plain dlib, which compiles for many minutes:
+# it goes in with --no-deps beside the prebuilt dlib-bin and its models.
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68,<81" wheel
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet "dlib-bin>=19.24" "face_recognition_models>=0.3.0"
+	$(BIN)/pip install --quiet --no-deps "face_recognition>=1.3.0"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/gateway run
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) instance

@@ -1,0 +1,1 @@
+"""People, consent records, biometric enrolment and face matching."""

@@ -1,0 +1,86 @@
+"""The headteacher's pages: users and official accounts."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from gateway.accounts import add_account, confirm_account
+from gateway.models import PLATFORMS, ROLE_NAMES, Account, User
+from gateway.users import UserError, create_user, generate_password, set_active
+from gateway.webutil import db, head, requires
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _page(status=200, **extra):
+    session = db()
+    users = session.scalars(select(User).order_by(User.name)).all()
+    accounts = session.scalars(select(Account).order_by(Account.id)).all()
+    return render_template("admin.html", users=users, accounts=accounts, roles=ROLE_NAMES, platforms=PLATFORMS,
+                           form=request.form, **extra), status
+
+
+@bp.get("/")
+@requires(head)
+def index():
+    return _page()
+
+
+@bp.post("/users")
+@requires(head)
+def add_user():
+    session = db()
+    password = generate_password()
+    try:
+        user = create_user(session, request.form.get("email", ""), request.form.get("name", ""),
+                           request.form.get("role", ""), password, by=current_user)
+    except UserError as exc:
+        session.rollback()
+        return _page(400, errors=[str(exc)])
+    session.commit()
+    return _page(new_password=(user.email, password))
+
+
+@bp.post("/users/<int:user_id>/<any(enable, disable):change>")
+@requires(head)
+def change_user(user_id, change):
+    session = db()
+    user = session.get(User, user_id) or abort(404)
+    if user.id == current_user.id:
+        flash("You cannot disable your own account.", "error")
+        return redirect(url_for("admin.index"))
+    set_active(session, user, change == "enable", by=current_user)
+    session.commit()
+    flash(f"{user.name} {'enabled' if change == 'enable' else 'disabled'}.", "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/accounts")
+@requires(head)
+def add_account_view():
+    session = db()
+    try:
+        add_account(session, request.form.get("platform", ""), request.form.get("handle", ""),
+                    request.form.get("url", ""), by=current_user)
+    except UserError as exc:
+        session.rollback()
+        return _page(400, errors=[str(exc)])
+    session.commit()
+    flash("Account added. Confirm it when you have checked it is the school's official account.", "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/accounts/<int:account_id>/confirm")
+@requires(head)
+def confirm(account_id):
+    session = db()
+    account = session.get(Account, account_id) or abort(404)
+    try:
+        confirm_account(session, account, current_user)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"))
+    session.commit()
+    flash(f"{account.label} confirmed: posts can now be published to it.", "ok")
+    return redirect(url_for("admin.index"))

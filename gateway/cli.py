@@ -1,0 +1,281 @@
+"""The `gateway` command line."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from gateway import settings as settings_module
+from gateway.db import session_for, upgrade
+
+
+def _settings():
+    try:
+        return settings_module.load()
+    except settings_module.SettingsError as exc:
+        click.echo(f"gateway: {exc}", err=True)
+        sys.exit(2)
+
+
+def _session(settings):
+    return session_for(settings.database_url)
+
+
+@click.group()
+def main():
+    """School social publishing gateway."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db():
+    """The database."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Apply every migration."""
+    s = _settings()
+    upgrade(s.database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def users():
+    """People who log in."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["teacher", "smt", "head", "consent_officer"]))
+def users_add(email, name, role):
+    """Add a user; the password is read from standard input, or generated and printed when none is given."""
+    from gateway.users import UserError, create_user, generate_password
+
+    s = _settings()
+    given = "" if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = given or generate_password()
+    with _session(s) as session:
+        try:
+            create_user(session, email, name, role, password, by="command line")
+        except UserError as exc:
+            raise click.ClickException(str(exc))
+        session.commit()
+    click.echo(f"added {email} ({role})" + ("" if given else f"; password: {password}"))
+
+
+@users.command("list")
+def users_list():
+    from gateway.models import User
+
+    s = _settings()
+    with _session(s) as session:
+        for u in session.scalars(select(User).order_by(User.email)):
+            click.echo(f"{u.email}\t{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}")
+
+
+@main.group()
+def accounts():
+    """The school's official accounts."""
+
+
+@accounts.command("add")
+@click.option("--platform", required=True, type=click.Choice(["archive"]))
+@click.option("--handle", required=True)
+@click.option("--url", required=True)
+def accounts_add(platform, handle, url):
+    """Register an account; it is usable once the head confirms it."""
+    from gateway.accounts import add_account
+    from gateway.users import UserError
+
+    s = _settings()
+    with _session(s) as session:
+        try:
+            account = add_account(session, platform, handle, url, by="command line")
+        except UserError as exc:
+            raise click.ClickException(str(exc))
+        session.commit()
+        click.echo(f"added account {account.id}: {account.label}; a headteacher must confirm it "
+                   f"(`gateway accounts confirm {account.id} --by EMAIL` or the admin page)")
+
+
+@accounts.command("confirm")
+@click.argument("account_id", type=int)
+@click.option("--by", "head_email", required=True, help="the headteacher confirming it")
+def accounts_confirm(account_id, head_email):
+    from gateway.accounts import confirm_account
+    from gateway.models import Account, User
+    from gateway.users import UserError
+
+    s = _settings()
+    with _session(s) as session:
+        account = session.get(Account, account_id)
+        head = session.scalar(select(User).where(User.email == head_email.strip().lower()))
+        if account is None or head is None:
+            raise click.ClickException("no such account" if account is None else f"no user {head_email}")
+        try:
+            confirm_account(session, account, head)
+        except UserError as exc:
+            raise click.ClickException(str(exc))
+        session.commit()
+        click.echo(f"{account.label} confirmed by {head.name}")
+
+
+@accounts.command("list")
+def accounts_list():
+    from gateway.models import Account
+
+    s = _settings()
+    with _session(s) as session:
+        for a in session.scalars(select(Account).order_by(Account.id)):
+            state = f"confirmed by {a.confirmed_by.name} {a.confirmed_at:%Y-%m-%d}" if a.confirmed else "not confirmed"
+            click.echo(f"{a.id}\t{a.platform}\t{a.handle}\t{a.url}\t{state}")
+
+
+@main.group()
+def audit():
+    """The audit log."""
+
+
+@audit.command("verify")
+def audit_verify():
+    """Check that no entry was edited, inserted or deleted."""
+    from moderation.audit import verify
+
+    s = _settings()
+    with _session(s) as session:
+        result = verify(session)
+    if not result.ok:
+        click.echo(f"audit log BROKEN: {result.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"audit log intact: {result.entries} entries")
+
+
+@main.command()
+@click.option("--text", default="", help="the post text")
+@click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False), help="a photo; repeatable")
+@click.option("--alt", "alts", multiple=True, help="alt text for the photo given before it; repeatable")
+@click.option("--limit", default=280, show_default=True, help="the account's text limit")
+@click.option("--out", type=click.Path(file_okay=False), help="folder for the clean renditions")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def check(text, images, alts, limit, out, as_json):
+    """Run the checks on local files, without the queue or the database. Exit 0 pass/review, 1 block."""
+    from workers.checks import PhotoIn, run_checks
+    from workers.jobs import photo_limits
+
+    if len(alts) > len(images):
+        raise click.UsageError("each --alt belongs to the --image before it")
+    if not text and not images:
+        raise click.UsageError("give --text, --image or both")
+    s = _settings()
+    photos = []
+    for n, path in enumerate(images):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {path}: {exc.strerror}")
+        photos.append(PhotoIn(f"photo {n + 1} ({Path(path).name})", data, alts[n] if n < len(alts) else ""))
+    run = run_checks(text, photos, limit, photo_limits(s))
+    result = {
+        "verdict": run.verdict,
+        "findings": [f.as_dict() for f in run.findings],
+        "text": run.cleaned_text,
+        "images": [],
+        "links": run.links,
+    }
+    for path, photo in zip(images, run.photos):
+        output = None
+        if out and photo.data:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            output = str(Path(out) / f"{Path(path).stem}.clean.{'png' if photo.format == 'PNG' else 'jpg'}")
+            Path(output).write_bytes(photo.data)
+        result["images"].append({"input": path, "output": output, "width": photo.width, "height": photo.height,
+                                 "faces": photo.faces})
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(f"verdict: {run.verdict}")
+        for f in run.findings:
+            click.echo(f"  [{f.severity}] {f.subject}: {f.message}")
+        if text:
+            click.echo(f"text: {run.cleaned_text}")
+        for image in result["images"]:
+            click.echo(f"  {image['input']} -> {image['output'] or '(not written)'} {image['width']}x{image['height']}")
+    sys.exit(1 if run.verdict == "block" else 0)
+
+
+@main.command()
+def reconcile():
+    """Re-enqueue work whose job was lost, and expire old approvals."""
+    from workers.reconcile import reconcile as run_reconcile
+
+    s = _settings()
+    click.echo(str(run_reconcile(s)))
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+def worker(burst):
+    """Run a worker (with the scheduler and the reconciler)."""
+    from workers.worker import run
+
+    s = _settings()
+    run(s, burst=burst)
+
+
+@main.command("queue-server")
+def queue_server():
+    """Run the embedded queue in the foreground (only when REDIS_URL is not set)."""
+    from workers.embedded import serve
+
+    s = _settings()
+    if s.redis_url:
+        raise click.ClickException("REDIS_URL is set; the embedded queue is not used")
+    serve(s.queue_dir)
+
+
+@main.command()
+def web():
+    """Serve the web app (waitress)."""
+    s = _settings()
+    _serve(s)
+
+
+def _serve(s):
+    from waitress import serve
+
+    from gateway.web import create_app
+
+    serve(create_app(s), host=s.host, port=s.port, threads=8, max_request_body_size=200 * 1024 * 1024)
+
+
+@main.command()
+def run():
+    """Migrate, create a demo school if empty, start the queue, a worker and the web app."""
+    from gateway.demo import seed_if_empty
+    from workers import queues
+
+    s = _settings()
+    upgrade(s.database_url)
+    with _session(s) as session:
+        created = seed_if_empty(session)
+    if created:
+        click.echo("\nA demo school was created. These passwords are shown only once:")
+        for email, role, password in created:
+            click.echo(f"  {role:16} {email:24} {password}")
+    queues.connection(s).ping()
+    worker_process = subprocess.Popen([sys.executable, "-m", "gateway", "worker"])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo(f"\nThe gateway is running: open http://{s.host}:{s.port}/ and log in. Ctrl-C stops it.\n")
+    try:
+        _serve(s)
+    finally:
+        worker_process.terminate()
+        worker_process.wait(timeout=30)

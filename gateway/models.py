@@ -1,0 +1,75 @@
+"""People who log in and the school's official accounts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base, UTCDateTime, utcnow
+
+TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
+ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
+ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer"}
+PLATFORMS = ("archive",)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def can_review(self) -> bool:
+        return self.role in (SMT, HEAD)
+
+    @property
+    def can_admin(self) -> bool:
+        return self.role == HEAD
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
+    # Flask-Login's protocol, kept here so the model needs no Flask import.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Account(Base):
+    """An official social media account of the school (policy §6: confirmed by the head)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    handle: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    text_limit: Mapped[int] = mapped_column(Integer, default=280)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def label(self) -> str:
+        return f"{self.handle} ({self.platform})"

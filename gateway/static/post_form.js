@@ -1,0 +1,35 @@
+// Live character count as X counts it (links 23, most CJK and emoji 2), and a size check
+// before upload so nobody waits for a file that will be refused. The server checks both again.
+(function () {
+  var text = document.getElementById("text"), out = document.getElementById("count");
+  var account = document.getElementById("account_id"), form = text.form;
+  var url = /https?:\/\/\S+|\bwww\.\S+|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|uk|edu|gov|io|co)\b\S*/gi;
+  function weight(cp) {
+    if (cp <= 4351 || (cp >= 8192 && cp <= 8205) || (cp >= 8208 && cp <= 8223) || (cp >= 8242 && cp <= 8247)) return 1;
+    return 2;
+  }
+  function count(s) {
+    var n = 0, rest = s.replace(url, function () { n += 23; return ""; });
+    for (var ch of rest.normalize("NFC")) n += weight(ch.codePointAt(0));
+    return n;
+  }
+  function limit() {
+    var o = account.options[account.selectedIndex];
+    return (o && o.dataset.limit) ? parseInt(o.dataset.limit, 10) : 280;
+  }
+  function update() {
+    var n = count(text.value), max = limit();
+    out.textContent = n + " of " + max + " characters" + (n > max ? " — " + (n - max) + " too many" : "");
+    out.className = n > max ? "hint over" : "hint";
+  }
+  text.addEventListener("input", update); account.addEventListener("change", update); update();
+  var maxBytes = parseInt(form.dataset.maxMb, 10) * 1048576;
+  form.querySelectorAll("input[type=file]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var f = input.files[0];
+      input.setCustomValidity(f && f.size > maxBytes ?
+        f.name + " is " + Math.round(f.size / 1048576) + " MB; the limit is " + form.dataset.maxMb + " MB." : "");
+      input.reportValidity();
+    });
+  });
+})();

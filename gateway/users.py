@@ -1,0 +1,63 @@
+"""Creating users and checking their passwords (argon2)."""
+from __future__ import annotations
+
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from gateway.models import ROLES, User
+from moderation import audit
+
+_hasher = PasswordHasher()
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+# Spent on unknown e-mails too, so a login takes as long whether or not the account exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class UserError(ValueError):
+    """A plain-words reason why a user could not be created or changed."""
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session, email: str, name: str, role: str, password: str, by) -> User:
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise UserError(f"{email!r} is not an e-mail address")
+    if not name.strip():
+        raise UserError("a name is required")
+    if role not in ROLES:
+        raise UserError(f"the role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+    if session.scalar(select(User).where(User.email == email)):
+        raise UserError(f"there is already a user {email}")
+    user = User(email=email, name=name.strip(), role=role, password_hash=_hasher.hash(password), active=True)
+    session.add(user)
+    session.flush()
+    audit.record(session, by, "user_added", f"user:{user.id}", email=email, role=role)
+    return user
+
+
+def authenticate(session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def set_active(session, user: User, active: bool, by) -> None:
+    user.active = active
+    audit.record(session, by, "user_enabled" if active else "user_disabled", f"user:{user.id}", email=user.email)

@@ -1,0 +1,97 @@
+"""The append-only audit log: every entry carries the hash of the one before it."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from gateway.db import Base, UTCDateTime, utcnow
+
+GENESIS = "0" * 64
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    subject: Mapped[str] = mapped_column(String(100), index=True)
+    details: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row holding the newest entry: appending locks it, so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def _digest(prev_hash, seq, at, actor, action, subject, details) -> str:
+    body = json.dumps(
+        [prev_hash, seq, at.isoformat(timespec="microseconds"), actor, action, subject, details],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def actor_label(user) -> str:
+    """How an entry names who acted: the user's id and e-mail, or the system part that did it."""
+    return user if isinstance(user, str) else f"user:{user.id} {user.email}"
+
+
+def record(session: Session, actor, action: str, subject: str, **details) -> AuditEntry:
+    """Append an entry in the caller's transaction."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    at = utcnow()
+    seq = head.seq + 1
+    label = actor_label(actor)
+    details = json.loads(json.dumps(details, default=str))
+    entry = AuditEntry(
+        seq=seq, at=at, actor=label, action=action, subject=subject, details=details, prev_hash=head.hash,
+        hash=_digest(head.hash, seq, at, label, action, subject, details),
+    )
+    session.add(entry)
+    head.seq, head.hash = seq, entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int
+    problem: str = ""
+
+
+def verify(session: Session) -> Verification:
+    """Recompute the chain; any edited, inserted or deleted entry breaks it."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
+        if e.seq != expected_seq:
+            return Verification(False, count, f"entry {expected_seq} is missing (next is {e.seq})")
+        if e.prev_hash != prev:
+            return Verification(False, count, f"entry {e.seq} does not follow entry {e.seq - 1}")
+        if _digest(prev, e.seq, e.at, e.actor, e.action, e.subject, e.details) != e.hash:
+            return Verification(False, count, f"entry {e.seq} ({e.action} {e.subject}) was changed")
+        prev, expected_seq, count = e.hash, e.seq + 1, count + 1
+    head = session.get(AuditHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if (head_seq, head_hash) != (count, prev):
+        return Verification(False, count, f"the log ends at entry {count} but entry {head_seq} was written")
+    return Verification(True, count)

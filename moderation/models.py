@@ -1,0 +1,104 @@
+"""Posts, their photos, findings and publications."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base, UTCDateTime, utcnow
+from gateway.models import Account, User
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    cleaned_text: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    check_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_hash: Mapped[str | None] = mapped_column(String(64))
+    approved_hash: Mapped[str | None] = mapped_column(String(64))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    account: Mapped[Account | None] = relationship()
+    images: Mapped[list[PostImage]] = relationship(
+        order_by="PostImage.position", cascade="all, delete-orphan", back_populates="post"
+    )
+    findings: Mapped[list[FindingRow]] = relationship(
+        order_by="FindingRow.id", cascade="all, delete-orphan", back_populates="post"
+    )
+    publications: Mapped[list[Publication]] = relationship(back_populates="post", order_by="Publication.id")
+
+    @property
+    def blocking(self) -> list[FindingRow]:
+        return [f for f in self.findings if f.severity == "block"]
+
+
+class PostImage(Base):
+    __tablename__ = "post_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    original_key: Mapped[str | None] = mapped_column(String(80))
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    clean_key: Mapped[str | None] = mapped_column(String(80))
+    clean_sha256: Mapped[str | None] = mapped_column(String(64))
+    clean_format: Mapped[str | None] = mapped_column(String(10))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+    post: Mapped[Post] = relationship(back_populates="images")
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    post: Mapped[Post] = relationship(back_populates="findings")
+
+
+class Publication(Base):
+    """One post on one account; published at most once."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("post_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_id: Mapped[str | None] = mapped_column(String(100))
+    platform_url: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    post: Mapped[Post] = relationship(back_populates="publications")
+    account: Mapped[Account] = relationship()

@@ -1,0 +1,132 @@
+"""Test set-ups: every test that touches the database or the queue runs on the embedded defaults
+(SQLite + embedded Valkey) and, when DATABASE_URL and REDIS_URL are set, on those real services too."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import text
+
+from gateway import settings as settings_module
+from gateway.db import Base, engine_for, session_for, upgrade
+from gateway.demo import seed_if_empty
+from workers import embedded
+
+SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
+BACKENDS = ["embedded"] + (["services"] if SERVICES else [])
+REAL_SERVICES = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL")}
+
+
+def _environ(backend: str, instance: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(INSTANCE_DIR=str(instance), RECONCILE_SECONDS="5", LOG_LEVEL="INFO")
+    if backend == "services":
+        env.update(REAL_SERVICES)
+    return env
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    """One instance folder and migrated database per set-up, shared by the tests that use it."""
+    instance = Path(tempfile.mkdtemp(prefix="gwt-"))
+    env = _environ(request.param, instance)
+    s = settings_module.load(env)
+    if request.param == "services":
+        with engine_for(s.database_url).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade(s.database_url)
+    yield request.param, env
+    if request.param == "embedded":
+        redis.Redis.from_url(embedded.url(s.queue_dir)).shutdown(nosave=True)
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+@pytest.fixture
+def env(backend, monkeypatch):
+    """A clean database, queue and media folder, with the process environment pointing at them."""
+    name, environ = backend
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    s = settings_module.load(environ)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine_for(s.database_url).begin() as conn:
+        if name == "services":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+    from workers import queues
+
+    queues.connection(s).flushdb()
+    for folder in (s.media, s.archive):
+        shutil.rmtree(folder)
+        folder.mkdir(mode=0o700)
+    return environ
+
+
+@pytest.fixture
+def settings(env):
+    return settings_module.load(env)
+
+
+@pytest.fixture
+def session(settings):
+    """A session for setting things up; commit before letting the app or a worker run (SQLite has one writer)."""
+    with session_for(settings.database_url) as s:
+        yield s
+
+
+@pytest.fixture
+def read(settings):
+    """read(fn) runs fn(session) in a short transaction of its own, with relationships loaded eagerly."""
+
+    def read(fn):
+        with session_for(settings.database_url) as s:
+            return fn(s)
+
+    return read
+
+
+@pytest.fixture
+def fetch(read):
+    """fetch(Post, 3): a snapshot of a row and its relationships, without keeping a transaction open."""
+    from sqlalchemy.orm import selectinload
+
+    return lambda model, ident: read(lambda s: s.get(model, ident, options=[selectinload("*")]))
+
+
+@pytest.fixture
+def school(session):
+    """The demo school: one user per role and a confirmed archive account; passwords by role."""
+    return {role: password for _email, role, password in seed_if_empty(session)}
+
+
+@pytest.fixture
+def app(settings):
+    from gateway.web import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def login(app, school):
+    """login(role) gives a test client logged in as the demo user with that role."""
+    from tests.client import Client
+
+    emails = {"teacher": "teacher@demo.school", "smt": "smt@demo.school", "head": "head@demo.school",
+              "consent_officer": "office@demo.school"}
+    return lambda role: Client(app).login(emails[role], school[role])
+
+
+@pytest.fixture
+def work(settings):
+    """Run a real rq worker until the queues are empty."""
+    from workers.worker import run
+
+    return lambda: run(settings, burst=True)

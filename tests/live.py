@@ -1,0 +1,160 @@
+"""Fixtures for browser tests: the real app served by waitress, a real worker process, and headless Chromium.
+
+Import the fixtures into a test module explicitly:
+
+    from tests.live import chromium, live_server, browser_page  # noqa: F401
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+EMAILS = {
+    "head": "head@demo.school",
+    "smt": "smt@demo.school",
+    "teacher": "teacher@demo.school",
+    "consent_officer": "office@demo.school",
+}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    passwords: dict
+    settings: object
+    worker: subprocess.Popen
+    worker_log: Path
+
+    def worker_output(self, last: int = 4000) -> str:
+        try:
+            return self.worker_log.read_text(errors="replace")[-last:]
+        except OSError:
+            return "(no worker log)"
+
+    def assert_worker_alive(self) -> None:
+        code = self.worker.poll()
+        assert code is None, f"the worker exited with code {code}; its log ends:\n{self.worker_output()}"
+
+
+@pytest.fixture
+def live_server(env, settings, school, tmp_path):
+    """The app on a free port (waitress, in a thread) and `gateway worker` as a child process."""
+    from waitress import create_server
+
+    from gateway.web import create_app
+
+    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "worker"],
+        env=os.environ.copy(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    try:
+        yield LiveServer(
+            url=f"http://127.0.0.1:{server.effective_port}", passwords=school, settings=settings,
+            worker=worker, worker_log=log_path,
+        )
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        log.close()
+        _stop(server, thread)
+
+
+def _stop(server, thread) -> None:
+    """Close the server and every connection still open (the browser may keep some alive).
+
+    The closing runs in the server's own loop thread, through its trigger, so nothing is closed under a
+    select() in progress; close_all() calls server.close() and empties the map, which ends server.run().
+    """
+    from waitress import wasyncore
+
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+    thread.join(timeout=5)
+    if thread.is_alive():
+        server.close()
+    server.task_dispatcher.shutdown()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium (Debian's) for the whole session; every test gets its own context."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A fresh page in a fresh browser context (own cookies and storage)."""
+    context = chromium.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def log_in(page, live: LiveServer, role: str) -> None:
+    """Log in through the form as the demo user with that role; lands on "My posts"."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live.url}/login")
+    page.fill("#email", EMAILS[role])
+    page.fill("#password", live.passwords[role])
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("button", name=re.compile(r"^Log out"))).to_be_visible()
+
+
+def log_out(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name=re.compile(r"^Log out")).click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def reload_until(page, locator, live: LiveServer | None = None, timeout: float = 30, what: str = "") -> None:
+    """Reload the page until `locator` is visible (the worker changes things behind the page's back)."""
+    from playwright.sync_api import expect
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            expect(locator).to_be_visible(timeout=1000)
+            return
+        except AssertionError:
+            if live is not None:
+                live.assert_worker_alive()
+            if time.monotonic() > deadline:
+                detail = f"\nworker log ends:\n{live.worker_output()}" if live is not None else ""
+                raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what or locator} "
+                                     f"on {page.url}{detail}") from None
+            page.reload()

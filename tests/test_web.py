@@ -1,0 +1,218 @@
+"""The web app: permissions on every route, the whole path of a post, and bad input."""
+import io
+import logging
+import re
+
+import pytest
+from sqlalchemy import select
+
+from moderation.models import Post
+
+
+def submit(client, text="Sports day was great", **extra):
+    data = {"text": text, "account_id": "1", "action": "submit", **extra}
+    return client.post("/posts/new", data, content_type="multipart/form-data")
+
+
+
+
+def test_text_post_goes_from_form_to_archive(login, work, fetch, read, settings):
+    teacher, smt = login("teacher"), login("smt")
+    response = submit(teacher)
+    assert response.status_code == 302
+    post_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert fetch(Post, post_id).state == "submitted"
+    work()
+    assert fetch(Post, post_id).state == "awaiting_review"
+    page = smt.get(f"/review/{post_id}").get_data(as_text=True)
+    assert "Sports day was great" in page and "found nothing to worry about" in page
+    assert smt.post(f"/review/{post_id}/approve").status_code == 302
+    work()
+    post = fetch(Post, post_id)
+    assert post.state == "published"
+    assert post.publications[0].platform_url == f"/archive/demo_archive/posts/{post.publications[0].id}/"
+    archive = smt.get("/archive/demo_archive/").get_data(as_text=True)
+    assert "Sports day was great" in archive and "approved by Sam Senior" in archive
+    mine = teacher.get(f"/posts/{post_id}").get_data(as_text=True)
+    assert "Published" in mine and post.publications[0].platform_url in mine
+
+
+def test_rejection_reason_reaches_the_author(login, work, fetch, read):
+    teacher, smt = login("teacher"), login("smt")
+    post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
+    work()
+    assert smt.post(f"/review/{post_id}/reject", {"reason": ""}).status_code == 303
+    assert fetch(Post, post_id).state == "awaiting_review"
+    smt.post(f"/review/{post_id}/reject", {"reason": "Please use the school hashtag"})
+    page = teacher.get("/posts").get_data(as_text=True)
+    assert "Rejected" in page and "Please use the school hashtag" in page
+
+
+def test_smt_cannot_approve_their_own_post(login, work, fetch, read):
+    smt, head = login("smt"), login("head")
+    post_id = int(submit(smt, "Our new library opens on Monday").headers["Location"].rsplit("/", 1)[1])
+    work()
+    page = smt.get(f"/review/{post_id}").get_data(as_text=True)
+    assert "another senior leader must approve it" in page
+    response = smt.post(f"/review/{post_id}/approve")
+    assert response.status_code == 303
+    assert "nobody can approve their own post" in smt.get(response.headers["Location"]).get_data(as_text=True)
+    assert fetch(Post, post_id).state == "awaiting_review"
+    head.post(f"/review/{post_id}/approve")
+    assert fetch(Post, post_id).state == "approved"
+
+
+def test_a_post_whose_photo_cannot_be_cleaned_cannot_be_approved(login, work, fetch, read):
+    teacher, smt = login("teacher"), login("smt")
+    from tests.shared_fixtures import fixture_path
+
+    truncated = fixture_path("photos/DSCN0010.jpg").read_bytes()[:20000]
+    response = submit(teacher, "Our garden", photo_1=(io.BytesIO(truncated), "garden.jpg"), alt_new_1="Vegetable beds")
+    post_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    work()
+    post = fetch(Post, post_id)
+    assert post.state == "awaiting_review"
+    assert [f.severity for f in post.blocking] and all("photo 1" in f.subject for f in post.blocking)
+    assert "cannot be approved until" in smt.get(f"/review/{post_id}").get_data(as_text=True)
+    smt.post(f"/review/{post_id}/approve")
+    assert fetch(Post, post_id).state == "awaiting_review"
+
+
+def _routes(app, blueprint):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(blueprint + "."):
+            url = re.sub(r"<(?:int:)?(\w+)>", "1", rule.rule)
+            url = re.sub(r"<any\(([\w, ]+)\):\w+>", lambda m: m.group(1).split(",")[0].strip(), url)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                yield method, url
+
+
+def test_a_teacher_gets_403_on_every_review_and_admin_route(app, login, work):
+    teacher, smt = login("teacher"), login("smt")
+    submit(smt)
+    work()
+    routes = list(_routes(app, "review")) + list(_routes(app, "admin"))
+    assert len(routes) >= 10
+    for method, url in routes:
+        response = teacher.get(url) if method == "GET" else teacher.post(url, {"reason": "x", "email": "a@b.cd"})
+        assert response.status_code == 403, (method, url)
+        assert "You do not have permission" in response.get_data(as_text=True)
+
+
+def test_other_staff_cannot_see_a_teachers_post(login, app, school, session):
+    from gateway.users import create_user
+    from tests.client import Client
+
+    create_user(session, "other@demo.school", "Other Teacher", "teacher", "another-password", by="test")
+    session.commit()
+    post_id = int(submit(login("teacher")).headers["Location"].rsplit("/", 1)[1])
+    other = Client(app).login("other@demo.school", "another-password")
+    for url in (f"/posts/{post_id}", f"/posts/{post_id}/edit", f"/posts/{post_id}/photos/1/clean"):
+        assert other.get(url).status_code == 403
+    assert other.post(f"/posts/{post_id}/withdraw").status_code == 403
+    assert login("consent_officer").get(f"/posts/{post_id}").status_code == 403
+
+
+def test_logged_out_visitors_are_sent_to_log_in(app):
+    client = app.test_client()
+    for url in ("/posts", "/posts/new", "/review", "/admin/", "/archive/demo_archive/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.fixture
+def quiet_log(caplog):
+    """Fails the test if the server logged an unhandled exception."""
+    caplog.set_level(logging.WARNING)
+    yield
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+def test_bad_input_gets_a_clear_message_and_loses_nothing(login, fetch, read, settings, quiet_log):
+    teacher = login("teacher")
+
+    empty = submit(teacher, "")
+    assert empty.status_code == 400 and "the post is empty" in empty.get_data(as_text=True)
+
+    long_text = "Our Year 6 trip " * 30
+    too_long = submit(teacher, long_text)
+    page = too_long.get_data(as_text=True)
+    assert too_long.status_code == 400 and "the limit is 280" in page and long_text.strip()[:50] in page
+
+    fake = submit(teacher, "Art week", photo_1=(io.BytesIO(b"%PDF-1.4 not a photo"), "painting.jpg"), alt_new_1="A painting")
+    page = fake.get_data(as_text=True)
+    assert fake.status_code == 400 and "painting.jpg) is not a photo the gateway can use" in page
+    assert "JPEG, PNG, WebP, HEIC/HEIF" in page and "Art week" in page
+
+    huge = submit(teacher, "Sports day photos", photo_1=(io.BytesIO(b"\xff" * (60 * 1024 * 1024)), "big.jpg"), alt_new_1="Race")
+    page = huge.get_data(as_text=True)
+    assert huge.status_code == 400 and "big.jpg) is 60 MB; the limit is 25 MB" in page and "Sports day photos" in page
+
+    drafts = read(lambda s: [(p.state, p.text) for p in s.scalars(select(Post).order_by(Post.id))])
+    assert drafts == [
+        ("draft", long_text.strip()), ("draft", "Art week"), ("draft", "Sports day photos")]
+
+    no_csrf = teacher.post("/posts/new", {"text": "Hello", "account_id": "1", "action": "submit"}, csrf=False)
+    assert no_csrf.status_code == 400 and "expired or did not come from this site" in no_csrf.get_data(as_text=True)
+
+    for url in ("/posts/999999", "/posts/999999/edit"):
+        missing = teacher.get(url)
+        assert missing.status_code == 404 and "There is nothing here" in missing.get_data(as_text=True)
+    assert teacher.post("/posts/999999/withdraw").status_code == 404
+    assert "Traceback" not in page
+
+
+def test_a_too_large_request_gets_a_plain_page(login, settings, quiet_log):
+    teacher = login("teacher")
+    limit = (settings.max_photos * settings.max_photo_mb + 50) * 1024 * 1024
+    response = submit(teacher, "x", photo_1=(io.BytesIO(b"\0" * (limit + 1)), "a.jpg"))
+    assert response.status_code == 413 and "The upload is too large" in response.get_data(as_text=True)
+
+
+def test_a_draft_with_problems_can_be_fixed_and_submitted(login, work, fetch, read):
+    teacher = login("teacher")
+    response = submit(teacher, "Art week", photo_1=(io.BytesIO(b"not a photo"), "a.jpg"))
+    assert response.status_code == 400
+    post = read(lambda s: s.scalars(select(Post)).one())
+    fixed = teacher.post(f"/posts/{post.id}/edit", {"text": "Art week was colourful", "account_id": "1", "action": "submit"},
+                         content_type="multipart/form-data")
+    assert fixed.status_code == 302
+    work()
+    assert fetch(Post, post.id).state == "awaiting_review"
+
+
+def test_withdrawal_by_the_author(login, work, fetch, read):
+    teacher = login("teacher")
+    post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
+    teacher.post(f"/posts/{post_id}/withdraw")
+    assert fetch(Post, post_id).state == "withdrawn"
+    work()  # the queued check finds the post withdrawn and leaves it alone
+    assert fetch(Post, post_id).state == "withdrawn"
+
+
+def test_healthz_reports_database_queue_and_workers(app, settings):
+    body = app.test_client().get("/healthz").get_json()
+    assert body["database"] == "ok" and body["queue"] == "ok" and body["workers"] == 0
+    assert body["status"] == "degraded"
+
+
+def test_head_adds_a_user_and_confirms_an_account(login, app, fetch, read):
+    from tests.client import Client
+
+    head = login("head")
+    page = head.post("/admin/users", {"name": "New Teacher", "email": "New@Demo.School", "role": "teacher"})
+    text = page.get_data(as_text=True)
+    password = re.search(r"password is <code>([^<]+)</code>", text).group(1)
+    Client(app).login("new@demo.school", password)
+    bad = head.post("/admin/users", {"name": "", "email": "nope", "role": "teacher"})
+    assert bad.status_code == 400 and "is not an e-mail address" in bad.get_data(as_text=True)
+    head.post("/admin/accounts", {"platform": "archive", "handle": "news", "url": "https://demo.school/news"})
+    from gateway.models import Account
+
+    account = read(lambda s: s.scalars(select(Account).where(Account.handle == "news")).one())
+    assert not account.confirmed
+    assert 'value="2"' not in head.get("/posts/new").get_data(as_text=True)
+    head.post(f"/admin/accounts/{account.id}/confirm")
+    assert fetch(Account, account.id).confirmed_by.email == "head@demo.school"
+    assert 'value="2"' in head.get("/posts/new").get_data(as_text=True)

@@ -1,0 +1,1 @@
+"""The queue, its jobs, the checks they run, and the reconciler."""

@@ -1,0 +1,101 @@
+"""The checks every post passes through, in order; a check that crashes blocks the post."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from moderation.findings import BLOCK, Finding, verdict
+from workers.photos import PhotoLimits, clean_photo
+from workers.text import weighted_length
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhotoIn:
+    label: str
+    data: bytes
+    alt: str
+
+
+@dataclass
+class PhotoOut:
+    label: str
+    alt: str
+    data: bytes | None = None
+    format: str | None = None
+    width: int = 0
+    height: int = 0
+    faces: list = field(default_factory=list)
+
+
+@dataclass
+class CheckRun:
+    """What the checks were given, what they made of it, and what they found."""
+
+    text: str
+    photos_in: list[PhotoIn]
+    text_limit: int | None
+    limits: PhotoLimits
+    cleaned_text: str = ""
+    photos: list[PhotoOut] = field(default_factory=list)
+    links: list = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.findings)
+
+
+def check_photos(run: CheckRun) -> list[Finding]:
+    findings = []
+    run.photos = []
+    for photo in run.photos_in:
+        clean = clean_photo(photo.data, photo.label, run.limits)
+        run.photos.append(PhotoOut(photo.label, photo.alt, clean.data, clean.format, clean.width, clean.height))
+        findings += clean.findings
+    return findings
+
+
+def check_alt_text(run: CheckRun) -> list[Finding]:
+    return [
+        Finding("alt_text_missing", BLOCK, f"Add a description (alt text) to {p.label} for people who cannot see it.", p.label)
+        for p in run.photos_in if not p.alt.strip()
+    ]
+
+
+def check_length(run: CheckRun) -> list[Finding]:
+    if run.text_limit is None:
+        return []
+    count = weighted_length(run.cleaned_text)
+    if count <= run.text_limit:
+        return []
+    return [Finding(
+        "text_too_long", BLOCK,
+        f"The text is {count} characters as the account counts them; the limit is {run.text_limit}.",
+        "text", {"count": count, "limit": run.text_limit},
+    )]
+
+
+CHECKS = [
+    ("photos", check_photos),
+    ("alt text", check_alt_text),
+    ("text length", check_length),
+]
+
+
+def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits) -> CheckRun:
+    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, cleaned_text=text)
+    for name, check in CHECKS:
+        try:
+            run.findings += check(run)
+        except Exception:  # fail closed: a broken check blocks the post
+            log.exception("the %s check crashed", name)
+            run.findings.append(Finding(
+                "check_crashed", BLOCK,
+                f"The {name} check could not finish, so the post cannot be approved. Try again or ask for help.",
+                name,
+            ))
+    if any(f.code == "check_crashed" and f.subject == "photos" for f in run.findings):
+        run.photos = [PhotoOut(p.label, p.alt) for p in photos]
+    return run

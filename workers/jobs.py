@@ -1,0 +1,120 @@
+"""Job functions: load by id, call domain code, save. They take ids, never objects."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from gateway import settings as settings_module
+from gateway import storage
+from gateway.db import session_for, utcnow
+from gateway.publishers import publisher_for, outgoing_for
+from moderation import audit, lifecycle
+from moderation.findings import verdict
+from moderation.models import FindingRow, Post, Publication
+from workers.checks import PhotoIn, run_checks
+from workers.photos import PhotoLimits
+
+log = logging.getLogger(__name__)
+LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its work back
+
+
+def photo_limits(settings) -> PhotoLimits:
+    return PhotoLimits(max_bytes=settings.max_photo_mb * 1024 * 1024)
+
+
+def check_post(post_id: int, attempt: int) -> None:
+    """Run the checks on one post; a stale or duplicate job does nothing."""
+    settings = settings_module.load()
+    with session_for(settings.database_url) as session:
+        post = session.get(Post, post_id, with_for_update=True)
+        if post is None or post.check_attempt != attempt or post.state != lifecycle.SUBMITTED:
+            log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
+            return
+        lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
+        text, limit = post.text, post.account.text_limit if post.account else None
+        originals = [(i.label, i.original_key, i.alt_text) for i in post.images]
+        session.commit()  # no transaction stays open while the checks run
+        try:
+            photos = [PhotoIn(label, storage.get(settings.media, key), alt) for label, key, alt in originals]
+            run = run_checks(text, photos, limit, photo_limits(settings))
+            _save(session, settings, post_id, attempt, run)
+        except Exception as exc:
+            log.exception("checks of post %s failed", post_id)
+            session.rollback()
+            _record_failure(session, post_id, attempt, exc)
+
+
+def _save(session, settings, post_id, attempt, run) -> None:
+    post = session.get(Post, post_id, with_for_update=True, populate_existing=True)
+    if post.state != lifecycle.CHECKING or post.check_attempt != attempt:
+        log.info("post %s was taken over while checking; result dropped", post_id)
+        session.rollback()
+        return
+    for image, photo in zip(post.images, run.photos):
+        if image.clean_key:
+            storage.delete(settings.media, image.clean_key)
+        image.clean_key = storage.put(settings.media, photo.data) if photo.data else None
+        image.clean_sha256 = hashlib.sha256(photo.data).hexdigest() if photo.data else None
+        image.clean_format, image.width, image.height = photo.format, photo.width, photo.height
+    post.findings = [
+        FindingRow(code=f.code, severity=f.severity, message=f.message, subject=f.subject, evidence=f.evidence)
+        for f in run.findings
+    ]
+    lifecycle.finish_checks(post, run.cleaned_text)
+    audit.record(session, "worker", "checked", f"post:{post.id}", verdict=verdict(run.findings),
+                 findings=[f.code for f in run.findings])
+    session.commit()
+
+
+def _record_failure(session, post_id, attempt, exc) -> None:
+    post = session.get(Post, post_id, with_for_update=True, populate_existing=True)
+    if post.state != lifecycle.CHECKING or post.check_attempt != attempt:
+        return
+    lifecycle.fail_checks(post, f"The checks could not run ({type(exc).__name__}). Retry, or ask for help if it keeps happening.")
+    audit.record(session, "worker", "check_failed", f"post:{post.id}", error=repr(exc))
+    session.commit()
+
+
+def publish(publication_id: int) -> None:
+    """Publish one post to one account, at most once."""
+    settings = settings_module.load()
+    with session_for(settings.database_url) as session:
+        pub = session.get(Publication, publication_id, with_for_update=True)
+        if pub is None or pub.state != "pending":
+            log.info("publication %s is not pending; skipped", publication_id)
+            return
+        post = pub.post
+        try:
+            lifecycle.start_publishing(post)
+        except lifecycle.InvalidTransition as exc:
+            log.warning("publication %s not started: %s", publication_id, exc)
+            session.rollback()
+            return
+        pub.state, pub.attempts = "publishing", pub.attempts + 1
+        pub.lease_until = utcnow() + timedelta(seconds=settings.publish_timeout + LEASE_GRACE)
+        publisher = publisher_for(pub.account, settings)
+        outgoing = outgoing_for(pub, settings)
+        session.commit()  # the claim: from here a crash leaves it for the reconciler to look up
+        try:
+            result = publisher.publish(outgoing)
+        except Exception as exc:
+            log.exception("publishing %s failed", publication_id)
+            pub.state, pub.error, pub.lease_until = "failed", str(exc), None
+            lifecycle.fail_publishing(post, f"{pub.account.label}: {exc}")
+            audit.record(session, "worker", "publish_failed", f"post:{post.id}", account=pub.account.label, error=str(exc))
+            session.commit()
+            return
+        record_published(session, pub, result)
+        session.commit()
+
+
+def record_published(session, pub: Publication, result) -> None:
+    """Record where the post went; the post is published once every publication is."""
+    pub.state, pub.platform_id, pub.platform_url = "published", result.platform_id, result.url
+    pub.published_at, pub.lease_until, pub.error = utcnow(), None, None
+    post = pub.post
+    audit.record(session, "worker", "published", f"post:{post.id}", account=pub.account.label,
+                 platform_id=result.platform_id, url=result.url)
+    if all(p.state == "published" for p in post.publications):
+        lifecycle.finish_publishing(post)

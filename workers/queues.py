@@ -1,0 +1,57 @@
+"""The queue connection and the named queues; every enqueue states its timeout, TTLs and retries."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import redis
+from rq import Queue, Retry
+
+from workers import embedded
+
+CHECKS = "checks"
+PUBLISH = "publish"
+DAY = 24 * 3600
+
+
+def connection(settings) -> redis.Redis:
+    """A Redis client for REDIS_URL, or for the embedded server (started if needed)."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url)
+    embedded.ensure_running(settings.queue_dir)
+    return redis.Redis.from_url(embedded.url(settings.queue_dir))
+
+
+def queue(settings, name: str, conn: redis.Redis | None = None) -> Queue:
+    return Queue(name, connection=conn or connection(settings))
+
+
+def check_job_id(post_id: int, attempt: int) -> str:
+    return f"check-{post_id}-{attempt}"
+
+
+def publish_job_id(publication_id: int, attempt: int) -> str:
+    return f"publish-{publication_id}-{attempt}"
+
+
+def enqueue_checks(settings, post_id: int, attempt: int, conn=None) -> None:
+    # No rq retry: a lost or crashed check is re-run by the reconciler once its lease ends.
+    queue(settings, CHECKS, conn).enqueue(
+        "workers.jobs.check_post", post_id, attempt,
+        job_id=check_job_id(post_id, attempt),
+        job_timeout=settings.check_timeout, ttl=7 * DAY, result_ttl=DAY, failure_ttl=30 * DAY, retry=None,
+    )
+
+
+def enqueue_publish(settings, publication_id: int, attempt: int, at: datetime | None = None, conn=None) -> None:
+    q = queue(settings, PUBLISH, conn)
+    options = dict(
+        job_id=publish_job_id(publication_id, attempt),
+        job_timeout=settings.publish_timeout, result_ttl=DAY, failure_ttl=30 * DAY,
+        # Retries are safe: the job claims the publication before publishing, so a retry
+        # after a crash finds it claimed and leaves it to the reconciler.
+        retry=Retry(max=3, interval=[30, 120, 600]),
+    )
+    if at is not None:
+        q.enqueue_at(at, "workers.jobs.publish", publication_id, **options)
+    else:
+        q.enqueue("workers.jobs.publish", publication_id, ttl=7 * DAY, **options)

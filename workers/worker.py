@@ -1,0 +1,40 @@
+"""The worker process: rq's worker with its scheduler, and the reconciler in its maintenance round."""
+from __future__ import annotations
+
+import logging
+
+from rq import Worker
+
+from workers import queues
+from workers.reconcile import reconcile
+
+log = logging.getLogger(__name__)
+
+
+class GatewayWorker(Worker):
+    settings = None
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        lock = self.connection.lock("gateway:reconcile", timeout=300, blocking=False)
+        if not lock.acquire():
+            return
+        try:
+            report = reconcile(self.settings)
+            log.info("reconciled: %s", report)
+        except Exception:
+            log.exception("reconciling failed; will try again next round")
+        finally:
+            lock.release()
+
+
+def run(settings, burst: bool = False) -> None:
+    conn = queues.connection(settings)
+    worker = GatewayWorker(
+        [queues.CHECKS, queues.PUBLISH], connection=conn,
+        maintenance_interval=settings.reconcile_seconds,
+        # the idle wait for a job is worker_ttl - 15 s, so maintenance runs about every reconcile_seconds
+        worker_ttl=settings.reconcile_seconds + 15,
+    )
+    worker.settings = settings
+    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
