@@ -1,26 +1,14 @@
 """How long photo cleaning takes, next to Pillow's bare decode and re-encode of the same file."""
 import io
-import os
-import statistics
-import time
 from pathlib import Path
 
 from PIL import Image
 
+from benchmarks import median_seconds
+from tests.shared_fixtures import FIXTURES
 from workers.photos import clean_photo  # also registers the HEIF opener for the baseline
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("FIXTURES_DIR", ROOT.parent / "shared" / "fixtures"))
 PHOTOS = ["photos/iphone_hdr_YES.jpg", "photos/corrupted.jpg", "photos/IMG_5195.HEIC"]
-
-
-def _median_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _bare_decode_encode(data: bytes) -> None:
@@ -36,8 +24,8 @@ def run(repeats: int = 5) -> list[dict]:
         data = (FIXTURES / relative).read_bytes()
         with Image.open(io.BytesIO(data)) as img:
             megapixels = round(img.width * img.height / 1e6, 1)
-        seconds = _median_seconds(lambda: clean_photo(data, relative), repeats)
-        baseline = _median_seconds(lambda: _bare_decode_encode(data), repeats)
+        seconds = median_seconds(lambda: clean_photo(data, relative), repeats)
+        baseline = median_seconds(lambda: _bare_decode_encode(data), repeats)
         rows.append({
             "name": f"clean {Path(relative).name} ({megapixels:g} MP)",
             "seconds": seconds,

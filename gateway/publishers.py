@@ -70,6 +70,7 @@ class ArchivePublisher:
             (work / name).write_bytes(photo.data)
             record["photos"].append({"file": name, "alt": photo.alt})
         (work / "post.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+        _write_page(work / "index.html", "Published post", _article(record, ""))
         os.chmod(work, 0o755)
         os.rename(work, final)  # the single step that publishes
         self._write_index()
@@ -94,25 +95,28 @@ class ArchivePublisher:
         return sorted(records, key=lambda r: r["published_at"], reverse=True)
 
     def _write_index(self) -> None:
-        items = []
-        for r in self.entries():
-            photos = "".join(
-                f'<img src="posts/{r["id"]}/{p["file"]}" alt="{html.escape(p["alt"])}" width="320">' for p in r["photos"]
-            )
-            items.append(
-                f'<article><p>{html.escape(r["text"])}</p>{photos}'
-                f'<p><small>Published {html.escape(r["published_at"][:16].replace("T", " "))} UTC, '
-                f'approved by {html.escape(r["approved_by"])}</small></p></article>'
-            )
-        page = (
-            '<!doctype html><html lang="en"><meta charset="utf-8"><title>Published posts</title>'
-            '<h1>Published posts</h1>' + ("".join(items) or "<p>Nothing published yet.</p>") + "</html>"
-        )
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".index-")
-        with os.fdopen(fd, "w") as out:
-            out.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.folder / "index.html")
+        items = "".join(_article(r, f"posts/{r['id']}/") for r in self.entries())
+        _write_page(self.folder / "index.html", "Published posts", items or "<p>Nothing published yet.</p>")
+
+
+def _article(record: dict, prefix: str) -> str:
+    photos = "".join(
+        f'<img src="{prefix}{p["file"]}" alt="{html.escape(p["alt"])}" width="320">' for p in record["photos"]
+    )
+    when = html.escape(record["published_at"][:16].replace("T", " "))
+    return (f'<article><p>{html.escape(record["text"])}</p>{photos}<p><small>Published {when} UTC, '
+            f'approved by {html.escape(record["approved_by"])}</small></p></article>')
+
+
+def _write_page(path: Path, title: str, body: str) -> None:
+    """Write an HTML page atomically, so a reader never sees half of it."""
+    page = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title}</title>'
+            f"<h1>{title}</h1>{body}</html>")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
+    with os.fdopen(fd, "w") as out:
+        out.write(page)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def publisher_for(account, settings):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
 from flask_login import LoginManager
@@ -34,6 +35,8 @@ def create_app(gateway_settings) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
+    zone = ZoneInfo(gateway_settings.timezone)
+    app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
     CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
@@ -114,7 +117,7 @@ def create_app(gateway_settings) -> Flask:
             abort(404)
         folder = settings().archive / handle
         if path.endswith("/"):
-            path += "post.json"
+            path += "index.html"
         return send_from_directory(folder, path)
 
     return app

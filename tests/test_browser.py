@@ -1,7 +1,6 @@
 """End to end in a real browser: teacher writes, the worker checks, SMT decides, the archive publishes."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -24,7 +23,7 @@ def submit_post(page, live, text: str) -> str:
     page.get_by_role("button", name="Submit for checks and approval").click()
     expect(page).to_have_url(re.compile(r"/posts/\d+$"))
     expect(page.locator("p.text")).to_have_text(text)
-    expect(page.get_by_role("status")).to_contain_text("Submitted")
+    expect(page.locator(".flash")).to_contain_text("Submitted")
     return page.url
 
 
@@ -65,9 +64,9 @@ def test_teacher_submits_smt_approves_and_it_is_published(browser_page, live_ser
     expect(card.locator(".state")).to_have_text("Published")
     archive_link = card.locator('a[href^="/archive/demo_archive/posts/"]')
     expect(archive_link).to_have_attribute("href", re.compile(r"^/archive/demo_archive/posts/\d+/$"))
-    record = page.request.get(live.url + archive_link.get_attribute("href"))
-    assert record.ok, record.status
-    assert json.loads(record.text())["text"] == text
+    archive_link.click()
+    expect(page.locator("article")).to_contain_text(text)
+    page.go_back()
 
     # The author sees the outcome on the post's page.
     log_out(page)

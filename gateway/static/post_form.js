@@ -22,6 +22,8 @@
     out.textContent = n + " of " + max + " characters" + (n > max ? " — " + (n - max) + " too many" : "");
     out.className = n > max ? "hint over" : "hint";
   }
+  var errors = document.querySelector(".errors");
+  if (errors) errors.focus();
   text.addEventListener("input", update); account.addEventListener("change", update); update();
   var maxBytes = parseInt(form.dataset.maxMb, 10) * 1048576;
   form.querySelectorAll("input[type=file]").forEach(function (input) {
