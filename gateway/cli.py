@@ -168,7 +168,7 @@ def audit_verify():
 def check(text, images, alts, limit, out, as_json):
     """Run the checks on local files, without the queue or the database. Exit 0 pass/review, 1 block."""
     from workers.checks import PhotoIn, run_checks
-    from workers.jobs import photo_limits
+    from workers.photos import PhotoLimits
 
     if len(alts) > len(images):
         raise click.UsageError("each --alt belongs to the --image before it")
@@ -182,7 +182,7 @@ def check(text, images, alts, limit, out, as_json):
         except OSError as exc:
             raise click.UsageError(f"cannot read {path}: {exc.strerror}")
         photos.append(PhotoIn(f"photo {n + 1} ({Path(path).name})", data, alts[n] if n < len(alts) else ""))
-    run = run_checks(text, photos, limit, photo_limits(s))
+    run = run_checks(text, photos, limit, PhotoLimits.from_settings(s))
     result = {
         "verdict": run.verdict,
         "findings": [f.as_dict() for f in run.findings],
@@ -218,6 +218,16 @@ def reconcile():
 
     s = _settings()
     click.echo(str(run_reconcile(s)))
+
+
+@main.command()
+def purge():
+    """Delete the originals of posts finished longer ago than RETENTION_DAYS."""
+    from workers.purge import purge_originals
+
+    s = _settings()
+    purged = purge_originals(s)
+    click.echo(f"originals deleted for {len(purged)} post(s)")
 
 
 @main.command()
@@ -260,7 +270,7 @@ def _serve(s):
 def run():
     """Migrate, create a demo school if empty, start the queue, a worker and the web app."""
     from gateway.demo import seed_if_empty
-    from workers import queues
+    from workers import embedded
 
     s = _settings()
     upgrade(s.database_url)
@@ -270,7 +280,7 @@ def run():
         click.echo("\nA demo school was created. These passwords are shown only once:")
         for email, role, password in created:
             click.echo(f"  {role:16} {email:24} {password}")
-    queues.connection(s).ping()
+    queue_process = None if s.redis_url else embedded.ensure_running(s.queue_dir)
     worker_process = subprocess.Popen([sys.executable, "-m", "gateway", "worker"])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"\nThe gateway is running: open http://{s.host}:{s.port}/ and log in. Ctrl-C stops it.\n")
@@ -279,3 +289,6 @@ def run():
     finally:
         worker_process.terminate()
         worker_process.wait(timeout=30)
+        if queue_process:
+            queue_process.terminate()
+            queue_process.wait(timeout=30)

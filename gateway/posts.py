@@ -16,7 +16,7 @@ from gateway.webutil import anyone, db, queue_conn, requires, settings
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage
 from workers import queues
-from workers.photos import ACCEPTED, identify
+from workers.photos import PhotoLimits, screen
 from workers.text import weighted_length
 
 log = logging.getLogger(__name__)
@@ -42,23 +42,14 @@ def _local_zone():
     return ZoneInfo(settings().timezone)
 
 
-def _read_upload(n: int, upload, errors: list[str]) -> bytes | None:
-    limit = settings().max_photo_mb * 1024 * 1024
-    name = upload.filename or f"photo {n}"
-    data = upload.stream.read(limit + 1)
-    if len(data) > limit:
-        upload.stream.seek(0, 2)
-        size = upload.stream.tell()
-        errors.append(f"Photo {n} ({name}) is {size / 1048576:.0f} MB; the limit is {settings().max_photo_mb} MB. "
-                      "Choose a smaller copy of it.")
-        return None
-    if not data:
-        errors.append(f"Photo {n} ({name}) is an empty file.")
-        return None
-    if identify(data) is None:
-        errors.append(f"Photo {n} ({name}) is not a photo the gateway can use. It accepts {ACCEPTED}.")
-        return None
-    return data
+def _read_upload(label: str, upload, errors: list[str]) -> bytes | None:
+    """The upload's bytes if they pass the photo screen; otherwise its problem, in the check's own words."""
+    limits = PhotoLimits.from_settings(settings())
+    data = upload.stream.read(limits.max_bytes + 1)
+    upload.stream.seek(0, 2)
+    problems = screen(data, label, limits, size=upload.stream.tell())
+    errors += [p.message[0].upper() + p.message[1:] for p in problems]
+    return None if problems else data
 
 
 def _apply_form(post: Post) -> list[str]:
@@ -87,7 +78,7 @@ def _apply_form(post: Post) -> list[str]:
         image.alt_text = form.get(f"alt_{image.id}", image.alt_text).strip()
         keep.append(image)
     post.images = keep
-    max_photos = settings().max_photos
+    max_photos, kept = settings().max_photos, len(post.images)
     for n in range(1, max_photos + 1):
         upload = request.files.get(f"photo_{n}")
         if upload is None or not upload.filename:
@@ -95,12 +86,12 @@ def _apply_form(post: Post) -> list[str]:
         if len(post.images) >= max_photos:
             errors.append(f"A post can have at most {max_photos} photos; {upload.filename} was not added.")
             continue
-        data = _read_upload(n, upload, errors)
+        name = upload.filename[-80:]
+        data = _read_upload(f"photo {kept + n} ({name})", upload, errors)  # numbered as the form shows it
         if data is None:
             continue
-        label = f"photo {len(post.images) + 1} ({upload.filename[-80:]})"
         post.images.append(PostImage(
-            position=len(post.images) + 1, label=label, alt_text=form.get(f"alt_new_{n}", "").strip(),
+            position=len(post.images) + 1, label=f"photo {len(post.images) + 1} ({name})", alt_text=form.get(f"alt_new_{n}", "").strip(),
             original_key=storage.put(settings().media, data), original_sha256=hashlib.sha256(data).hexdigest(),
         ))
     for position, image in enumerate(post.images, 1):

@@ -203,4 +203,5 @@ def take_down(post, reason: str) -> None:
 
 
 def can_edit(post, actor) -> bool:
-    return actor.id == post.author_id and post.state in EDITABLE
+    """The author may revise a post before approval, while its photos' originals are still kept."""
+    return actor.id == post.author_id and post.state in EDITABLE and all(i.original_key for i in post.images)

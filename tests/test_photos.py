@@ -13,7 +13,7 @@ from PIL import Image, ImageCms, ImageFile
 
 from moderation.findings import verdict
 from tests.shared_fixtures import FIXTURES, fixture_path
-from workers.photos import ACCEPTED, PhotoLimits, clean_photo, identify, verify_clean
+from workers.photos import ACCEPTED, PhotoLimits, clean_photo, screen, verify_clean
 
 # Every photo fixture: the known ones (so a missing one is noticed) and whatever else is there.
 KNOWN_PHOTOS = [
@@ -325,7 +325,7 @@ def test_truncated_jpeg_really_fails_to_decode():
 
 def test_the_size_message_gives_the_size_and_the_limit():
     message = clean_photo(bytes(30 * 2**20), "photo 7").findings[0].message
-    assert "30.0 MB" in message and "25 MB" in message
+    assert "is 30 MB" in message and "at most 25 MB" in message
 
 
 def test_pillows_own_bomb_limit_also_blocks():
@@ -350,18 +350,22 @@ def test_a_fault_inside_fails_closed():
     assert [(f.code, f.severity) for f in result.findings] == [("photo_check_failed", "block")]
 
 
-def test_identify_goes_by_content_only():
-    assert identify(solid_jpeg((0, 0, 0))) == "JPEG"
-    assert identify(encoded(Image.new("RGB", (8, 8)), "PNG")) == "PNG"
-    assert identify(encoded(Image.new("RGB", (8, 8)), "WEBP")) == "WEBP"
-    assert identify(encoded(Image.new("P", (8, 8)), "GIF")) == "GIF"
-    assert identify(encoded(Image.new("RGB", (8, 8)), "BMP")) is None
-    assert identify(encoded(Image.new("RGB", (8, 8)), "TIFF")) is None
-    assert identify(b"") is None
+def codes(findings):
+    return [f.code for f in findings]
 
 
-def test_identify_recognises_heic():
-    assert identify(fixture_path("photos/IMG_5195.HEIC").read_bytes()) == "HEIF"
+def test_the_upload_screen_goes_by_content_only():
+    for img, fmt in [(Image.new("RGB", (8, 8)), "JPEG"), (Image.new("RGB", (8, 8)), "PNG"),
+                     (Image.new("RGB", (8, 8)), "WEBP"), (Image.new("P", (8, 8)), "GIF")]:
+        assert screen(encoded(img, fmt), "photo.bmp") == []
+    assert codes(screen(encoded(Image.new("RGB", (8, 8)), "BMP"), "photo.jpg")) == ["photo_unsupported"]
+    assert codes(screen(encoded(Image.new("RGB", (8, 8)), "TIFF"), "photo.jpg")) == ["photo_unsupported"]
+    assert codes(screen(b"", "photo.jpg")) == ["photo_empty"]
+    assert codes(screen(grey_png(20000, 20000), "photo.png")) == ["photo_too_many_pixels"]
+
+
+def test_the_upload_screen_accepts_heic():
+    assert screen(fixture_path("photos/IMG_5195.HEIC").read_bytes(), "IMG_5195.HEIC") == []
 
 
 def test_webp_is_accepted():

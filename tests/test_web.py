@@ -142,12 +142,12 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(login, fetch, read, se
 
     fake = submit(teacher, "Art week", photo_1=(io.BytesIO(b"%PDF-1.4 not a photo"), "painting.jpg"), alt_new_1="A painting")
     page = fake.get_data(as_text=True)
-    assert fake.status_code == 400 and "painting.jpg) is not a photo the gateway can use" in page
+    assert fake.status_code == 400 and "Photo 1 (painting.jpg) is not a kind of picture we can publish" in page
     assert "JPEG, PNG, WebP, HEIC/HEIF" in page and "Art week" in page
 
     huge = submit(teacher, "Sports day photos", photo_1=(io.BytesIO(b"\xff" * (60 * 1024 * 1024)), "big.jpg"), alt_new_1="Race")
     page = huge.get_data(as_text=True)
-    assert huge.status_code == 400 and "big.jpg) is 60 MB; the limit is 25 MB" in page and "Sports day photos" in page
+    assert huge.status_code == 400 and "Photo 1 (big.jpg) is 60 MB; photos can be at most 25 MB" in page and "Sports day photos" in page
 
     drafts = read(lambda s: [(p.state, p.text) for p in s.scalars(select(Post).order_by(Post.id))])
     assert drafts == [

@@ -31,16 +31,16 @@ def answering(queue_dir: Path) -> bool:
         return False
 
 
-def ensure_running(queue_dir: Path, timeout: float = 20) -> None:
-    """Start the embedded server in the background unless it already answers."""
+def ensure_running(queue_dir: Path, timeout: float = 20) -> subprocess.Popen | None:
+    """Start the embedded server in the background unless it already answers; returns the process it started."""
     if len(str(socket_path(queue_dir))) > MAX_SOCKET_PATH:
         raise RuntimeError(f"the instance folder path is too long for the embedded queue's socket: {queue_dir}")
     with open(queue_dir / "start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if answering(queue_dir):
-            return
+            return None
         with open(queue_dir / "server.log", "ab") as out:
-            subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "workers.embedded", str(queue_dir)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
@@ -49,6 +49,7 @@ def ensure_running(queue_dir: Path, timeout: float = 20) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the embedded queue did not start; see {queue_dir / 'server.log'}")
             time.sleep(0.1)
+        return process
 
 
 def serve(queue_dir: Path) -> None:

@@ -19,10 +19,6 @@ log = logging.getLogger(__name__)
 LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its work back
 
 
-def photo_limits(settings) -> PhotoLimits:
-    return PhotoLimits(max_bytes=settings.max_photo_mb * 1024 * 1024)
-
-
 def check_post(post_id: int, attempt: int) -> None:
     """Run the checks on one post; a stale or duplicate job does nothing."""
     settings = settings_module.load()
@@ -37,7 +33,7 @@ def check_post(post_id: int, attempt: int) -> None:
         session.commit()  # no transaction stays open while the checks run
         try:
             photos = [PhotoIn(label, storage.get(settings.media, key), alt) for label, key, alt in originals]
-            run = run_checks(text, photos, limit, photo_limits(settings))
+            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings))
             _save(session, settings, post_id, attempt, run)
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)

@@ -49,6 +49,10 @@ class PhotoLimits:
     long_side: int = 2048
     jpeg_quality: int = 88
 
+    @classmethod
+    def from_settings(cls, settings) -> "PhotoLimits":
+        return cls(max_bytes=settings.max_photo_mb * 2**20)
+
 
 @dataclass
 class CleanPhoto:
@@ -62,15 +66,6 @@ class CleanPhoto:
 def _open(data: bytes) -> Image.Image:
     """Parse the header only, trying nothing but the accepted formats."""
     return Image.open(io.BytesIO(data), formats=_OPENERS)
-
-
-def identify(data: bytes) -> str | None:
-    """The accepted kind of image these bytes decode as ('JPEG','PNG','WEBP','HEIF','GIF'), or None. By content only."""
-    try:
-        with _open(data) as img:
-            return _KINDS.get(img.format)
-    except Exception:
-        return None
 
 
 def clean_photo(data: bytes, label: str, limits: PhotoLimits = PhotoLimits()) -> CleanPhoto:
@@ -87,31 +82,73 @@ def clean_photo(data: bytes, label: str, limits: PhotoLimits = PhotoLimits()) ->
         )
 
 
+def _finding(label: str, code: str, message: str, **evidence) -> Finding:
+    return Finding(code, BLOCK, message, label, evidence)
+
+
 def _blocked(label: str, code: str, message: str, **evidence) -> CleanPhoto:
-    return CleanPhoto(None, None, 0, 0, [Finding(code, BLOCK, message, label, evidence)])
+    return CleanPhoto(None, None, 0, 0, [_finding(label, code, message, **evidence)])
+
+
+def screen(data: bytes, label: str, limits: PhotoLimits = PhotoLimits(), size: int | None = None) -> list[Finding]:
+    """The checks that need no decoding (empty, too large, not an accepted kind, too many pixels), for the upload form.
+
+    size is the file's full size when only its first bytes were read."""
+    size = len(data) if size is None else size
+    if not size:
+        return [_finding(label, "photo_empty", f"{label} is an empty file. Please upload the photo again.")]
+    if size > limits.max_bytes:
+        return [_finding(
+            label, "photo_too_large",
+            f"{label} is {size / 2**20:.0f} MB; photos can be at most "
+            f"{limits.max_bytes / 2**20:.0f} MB. Please upload a smaller copy.",
+            bytes=size, limit_bytes=limits.max_bytes,
+        )]
+    try:
+        with _open(data) as img:  # reads the header only; safe in the web app's threads
+            width, height = img.size
+    except Image.DecompressionBombError:
+        return [_too_many_pixels(label, None, limits)]
+    except Image.UnidentifiedImageError:
+        return [_finding(label, "photo_unsupported", f"{label} is not a kind of picture we can publish. Please use {ACCEPTED}.")]
+    except Exception as exc:
+        return [_unreadable(label, exc)]
+    if width * height > limits.max_pixels:
+        return [_too_many_pixels(label, (width, height), limits)]
+    return []
+
+
+def _unreadable(label: str, exc: Exception) -> Finding:
+    log.warning("%s could not be decoded: %s", label, type(exc).__name__)
+    return _finding(label, "photo_unreadable",
+                    f"{label} could not be read; it may be damaged or cut short. Please upload it again.",
+                    error=type(exc).__name__)
+
+
+def _too_many_pixels(label: str, size, limits: PhotoLimits) -> Finding:
+    # Pillow's own limit may strike first, before the size is known
+    allowed = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
+    pixels = f"{size[0]} × {size[1]} pixels," if size else "a picture with"
+    return _finding(
+        label, "photo_too_many_pixels",
+        f"{label} is {pixels} more than the {allowed / 1e6:.0f} million pixels allowed. Please upload a smaller copy.",
+        size=size, limit_pixels=allowed,
+    )
 
 
 def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
-    if not data:
-        return _blocked(label, "photo_empty", f"{label} is an empty file. Please upload the photo again.")
-    if len(data) > limits.max_bytes:
-        return _blocked(
-            label, "photo_too_large",
-            f"{label} is {len(data) / 2**20:.1f} MB; photos can be at most "
-            f"{limits.max_bytes / 2**20:.0f} MB. Please upload a smaller copy.",
-            bytes=len(data), limit_bytes=limits.max_bytes,
-        )
+    refused = screen(data, label, limits)
+    if refused:
+        return CleanPhoto(None, None, 0, 0, refused)
     findings: list[Finding] = []
     size = None
     try:
-        # Pillow's bomb warning becomes an error for this call only. catch_warnings is not
-        # thread-safe before Python 3.14; the size check below does not depend on it.
+        # Pillow's bomb warning becomes an error for this call only (screen() has already
+        # checked our own pixel limit; catch_warnings is not thread-safe before Python 3.14).
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _open(data) as img:
                 kind, size = _KINDS[img.format], img.size
-                if size[0] * size[1] > limits.max_pixels:
-                    raise Image.DecompressionBombError
                 # Only the frame Pillow opens on (the first; for HEIF the primary picture) is loaded.
                 if getattr(img, "n_frames", 1) > 1:
                     findings.append(Finding(
@@ -122,28 +159,10 @@ def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
                     ))
                 img.load()
                 rgb = _srgb(_upright(img, label, findings), label, findings)
-    except Image.UnidentifiedImageError:
-        return _blocked(
-            label, "photo_unsupported",
-            f"{label} is not a kind of picture we can publish. Please use {ACCEPTED}.",
-        )
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Pillow's own limit may have struck first, before the size was known
-        allowed = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
-        pixels = f"{size[0]} × {size[1]} pixels," if size else "a picture with"
-        return _blocked(
-            label, "photo_too_many_pixels",
-            f"{label} is {pixels} more than the {allowed / 1e6:.0f} million pixels allowed. "
-            "Please upload a smaller copy.",
-            size=size, limit_pixels=allowed,
-        )
+        return CleanPhoto(None, None, 0, 0, [_too_many_pixels(label, size, limits)])
     except Exception as exc:
-        log.warning("%s could not be decoded: %s", label, type(exc).__name__)
-        return _blocked(
-            label, "photo_unreadable",
-            f"{label} could not be read; it may be damaged or cut short. Please upload it again.",
-            error=type(exc).__name__,
-        )
+        return CleanPhoto(None, None, 0, 0, [_unreadable(label, exc)])
 
     graphic = kind in ("PNG", "GIF") and rgb.getcolors(256) is not None
     fmt = "PNG" if graphic else "JPEG"

@@ -1,4 +1,4 @@
-"""The worker process: rq's worker with its scheduler, and the reconciler in its maintenance round."""
+"""The worker process: rq's worker with its scheduler; its maintenance round reconciles and purges."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +6,7 @@ import logging
 from rq import Worker
 
 from workers import queues
+from workers.purge import purge_originals
 from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,12 @@ class GatewayWorker(Worker):
         if not lock.acquire():
             return
         try:
-            report = reconcile(self.settings)
-            log.info("reconciled: %s", report)
+            log.info("reconciled: %s", reconcile(self.settings))
+            purged = purge_originals(self.settings)
+            if purged:
+                log.info("originals deleted for posts %s", purged)
         except Exception:
-            log.exception("reconciling failed; will try again next round")
+            log.exception("maintenance failed; will try again next round")
         finally:
             lock.release()
 

@@ -1,0 +1,35 @@
+"""Deletes the originals of finished posts once the retention period has passed; only clean renditions stay."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from gateway import storage
+from gateway.db import session_for, utcnow
+from moderation import audit, lifecycle
+from moderation.models import Post, PostImage
+
+FINISHED = [lifecycle.PUBLISHED, lifecycle.TAKEN_DOWN, lifecycle.REJECTED, lifecycle.WITHDRAWN]
+
+
+def purge_originals(settings, now: datetime | None = None) -> list[int]:
+    """Returns the ids of the posts whose originals were deleted."""
+    cutoff = (now or utcnow()) - timedelta(days=settings.retention_days)
+    purged = []
+    with session_for(settings.database_url) as session:
+        due = select(Post).where(
+            Post.state.in_(FINISHED), Post.finished_at < cutoff,
+            Post.images.any(PostImage.original_key.is_not(None)),
+        )
+        for post in session.scalars(due):
+            count = 0
+            for image in post.images:
+                if image.original_key:
+                    storage.delete(settings.media, image.original_key)
+                    image.original_key, count = None, count + 1
+            audit.record(session, "purge", "originals_deleted", f"post:{post.id}", photos=count,
+                         retention_days=settings.retention_days)
+            session.commit()
+            purged.append(post.id)
+    return purged
