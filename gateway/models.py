@@ -34,6 +34,10 @@ class User(Base):
         return self.role == HEAD
 
     @property
+    def can_keep_registry(self) -> bool:
+        return self.role in (CONSENT_OFFICER, HEAD)
+
+    @property
     def role_name(self) -> str:
         return ROLE_NAMES[self.role]
 

@@ -27,6 +27,19 @@ def _int(env, name, default, minimum=1):
     return value
 
 
+def _float(env, name, default, low, high):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 def _choice(env, name, default, choices):
     value = env.get(name) or default
     if value not in choices:
@@ -51,6 +64,11 @@ class Settings:
     retention_days: int
     secret_key: bytes = field(repr=False)
     encryption_key: bytes = field(repr=False)
+    face_tolerance: float = 0.5
+    face_margin: float = 0.06
+    face_detector: str = "hog"
+    face_upsample: int = 1
+    face_policy: str = "obscure"
     timezone: str = "Europe/London"
     log_level: str = "INFO"
 
@@ -118,6 +136,11 @@ def load(environ=None) -> Settings:
         approval_hours=_int(env, "APPROVAL_HOURS", 72),
         reconcile_seconds=_int(env, "RECONCILE_SECONDS", 60),
         retention_days=_int(env, "RETENTION_DAYS", 30),
+        face_tolerance=_float(env, "FACE_TOLERANCE", 0.5, 0.2, 0.6),
+        face_margin=_float(env, "FACE_MARGIN", 0.06, 0.0, 0.3),
+        face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
+        face_upsample=_int(env, "FACE_UPSAMPLE", 1, minimum=0),
+        face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         secret_key=_key_file(instance / "secret.key", 32),

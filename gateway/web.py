@@ -47,12 +47,13 @@ def create_app(gateway_settings) -> Flask:
         user = db().get(User, int(user_id))
         return user if user and user.active else None
 
+    from consent_registry.views import bp as people_bp
     from gateway.admin import bp as admin_bp
     from gateway.auth import bp as auth_bp
     from gateway.posts import bp as posts_bp
     from moderation.views import bp as review_bp
 
-    for bp in (auth_bp, posts_bp, review_bp, admin_bp):
+    for bp in (auth_bp, posts_bp, review_bp, admin_bp, people_bp):
         app.register_blueprint(bp)
 
     @app.teardown_appcontext

@@ -50,5 +50,9 @@ def head(user) -> bool:
     return user.can_admin
 
 
+def registry_keeper(user) -> bool:
+    return user.can_keep_registry
+
+
 def anyone(user) -> bool:
     return True

@@ -60,6 +60,7 @@ TRANSITIONS = {
     "retry_publishing": ({PUBLISH_FAILED}, APPROVED),
     "expire_approval": ({APPROVED, SCHEDULED, PUBLISH_FAILED}, AWAITING_REVIEW),
     "take_down": ({PUBLISHED}, TAKEN_DOWN),
+    "recheck": ({CHECKING, AWAITING_REVIEW, APPROVED, SCHEDULED}, SUBMITTED),
 }
 EDITABLE = {DRAFT, CHANGES_REQUESTED, REJECTED, AWAITING_REVIEW, CHECK_FAILED}
 
@@ -200,6 +201,15 @@ def take_down(post, reason: str) -> None:
         raise InvalidTransition("a takedown needs a reason")
     _move(post, "take_down")
     post.reason = reason.strip()
+
+
+def recheck(post, reason: str) -> None:
+    """Something the checks depend on changed (a consent, a region obscured by hand): any approval lapses."""
+    _move(post, "recheck")
+    post.check_attempt += 1
+    post.check_lease_until = None
+    post.approved_hash = post.approved_by_id = post.approved_at = None
+    post.reason = reason
 
 
 def can_edit(post, actor) -> bool:

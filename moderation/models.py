@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import Base, UTCDateTime, utcnow
@@ -64,8 +64,27 @@ class PostImage(Base):
     clean_format: Mapped[str | None] = mapped_column(String(10))
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    manual_regions: Mapped[list] = mapped_column(JSON, default=list)
 
     post: Mapped[Post] = relationship(back_populates="images")
+    faces: Mapped[list[ImageFace]] = relationship(
+        order_by="ImageFace.id", cascade="all, delete-orphan", back_populates="image")
+
+
+class ImageFace(Base):
+    """A face found in a photo: the index of who appears in what. Never a template."""
+
+    __tablename__ = "image_faces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("post_images.id", ondelete="CASCADE"), index=True)
+    box: Mapped[list] = mapped_column(JSON)  # [top, right, bottom, left] in the published rendition
+    verdict: Mapped[str] = mapped_column(String(20))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    distance: Mapped[float | None] = mapped_column(Float)
+    obscured: Mapped[bool] = mapped_column(Boolean)
+
+    image: Mapped[PostImage] = relationship(back_populates="faces")
 
 
 class FindingRow(Base):

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from consent_registry.models import Person, Takedown
+from gateway import storage
 from gateway.posts import load_post
 from gateway.webutil import db, queue_conn, requires, reviewer, settings
 from moderation import audit, lifecycle
@@ -25,15 +29,79 @@ def queue():
     session = db()
     waiting = session.scalars(select(Post).where(Post.state.in_(NEEDS_ATTENTION)).order_by(Post.submitted_at)).all()
     moving = session.scalars(select(Post).where(Post.state.in_(IN_PROGRESS)).order_by(Post.submitted_at)).all()
-    return render_template("review_queue.html", waiting=waiting, moving=moving, names=lifecycle.STATE_NAMES)
+    takedowns = session.scalars(select(Takedown).where(Takedown.state != "done").order_by(Takedown.id)).all()
+    return render_template("review_queue.html", waiting=waiting, moving=moving, takedowns=takedowns,
+                           names=lifecycle.STATE_NAMES)
 
 
 @bp.get("/review/<int:post_id>")
 @requires(reviewer)
 def page(post_id):
     post = load_post(post_id)
-    return render_template("review.html", post=post, names=lifecycle.STATE_NAMES,
+    ids = {f.person_id for i in post.images for f in i.faces if f.person_id}
+    people = {p.id: p for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
+    takedowns = db().scalars(select(Takedown).where(Takedown.post_id == post.id)).all()
+    return render_template("review.html", post=post, names=lifecycle.STATE_NAMES, people=people, takedowns=takedowns,
                            own=post.author_id == current_user.id)
+
+
+COLOURS = {"consented": (0, 140, 60), "no_consent": (200, 0, 30), "unidentified": (230, 120, 0)}
+
+
+@bp.get("/review/<int:post_id>/photos/<int:position>/annotated")
+@requires(reviewer)
+def annotated(post_id, position):
+    """The clean rendition with every face boxed by verdict and named: for reviewers only, never published."""
+    from PIL import Image, ImageDraw
+
+    post = load_post(post_id)
+    image = next((i for i in post.images if i.position == position and i.clean_key), None) or abort(404)
+    ids = {f.person_id for f in image.faces if f.person_id}
+    names = {p.id: p.display_name for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
+    picture = Image.open(io.BytesIO(storage.get(settings().media, image.clean_key))).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    width = max(2, picture.width // 400)
+    for face in image.faces:
+        top, right, bottom, left = face.box
+        colour = COLOURS[face.verdict]
+        draw.rectangle([left, top, right, bottom], outline=colour, width=width)
+        label = names.get(face.person_id, "unidentified") + (" (obscured)" if face.obscured else "")
+        draw.text((left, bottom + width), label, fill=colour)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=85)
+    return Response(out.getvalue(), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.post("/review/<int:post_id>/photos/<int:position>/obscure")
+@requires(reviewer)
+def obscure_region(post_id, position):
+    """A reviewer blanks out a region by hand; the photo goes through the checks again with it."""
+    session = db()
+    post = load_post(post_id)
+    image = next((i for i in post.images if i.position == position and i.clean_key), None) or abort(404)
+    try:
+        left, top, width, height = (int(float(request.form.get(k, ""))) for k in ("left", "top", "width", "height"))
+    except ValueError:
+        flash("Mark the area to obscure first (drag over the photo, or type its position and size).", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    box = [max(0, top), min(image.width, left + width), min(image.height, top + height), max(0, left)]
+    if box[1] <= box[3] or box[2] <= box[0]:
+        flash("That area is outside the photo.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    try:
+        lifecycle.recheck(post, "A senior leader obscured part of a photo; checked again.")
+    except lifecycle.InvalidTransition as exc:
+        flash(f"Not done: {exc}.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    image.manual_regions = [*image.manual_regions, box]
+    audit.record(session, current_user, "region_obscured", f"post:{post.id}", photo=position, box=box)
+    session.commit()
+    try:
+        queues.enqueue_checks(settings(), post.id, post.check_attempt, queue_conn())
+    except Exception:
+        log.exception("could not enqueue checks for post %s", post.id)
+    flash("The area will be covered; the photo is being checked again.", "ok")
+    return redirect(url_for("review.page", post_id=post_id))
 
 
 def _enqueue_publications(post: Post) -> None:

@@ -12,6 +12,9 @@ import redis
 from sqlalchemy import text
 
 from gateway import settings as settings_module
+import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
+import moderation.audit  # noqa: F401
+import moderation.models  # noqa: F401
 from gateway.db import Base, engine_for, session_for, upgrade
 from gateway.demo import seed_if_empty
 from workers import embedded

@@ -42,6 +42,7 @@ ACTIONS = {
     "retry_publishing": lifecycle.retry_publishing,
     "expire_approval": lifecycle.expire_approval,
     "take_down": lambda p: lifecycle.take_down(p, "parent asked"),
+    "recheck": lambda p: lifecycle.recheck(p, "consent withdrawn"),
 }
 
 

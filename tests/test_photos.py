@@ -318,9 +318,17 @@ def test_damaged_bytes_never_raise(fmt):
 
 
 def test_truncated_jpeg_really_fails_to_decode():
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     with pytest.raises(OSError), Image.open(io.BytesIO(truncated_jpeg())) as img:
         img.load()
+
+
+def test_a_truncated_photo_is_refused_even_after_face_recognition_is_imported():
+    import face_recognition  # noqa: F401  (it sets ImageFile.LOAD_TRUNCATED_IMAGES = True)
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    result = clean_photo(truncated_jpeg(), "photo 1 (cut.jpg)")
+    assert [f.code for f in result.findings] == ["photo_unreadable"] and result.data is None
 
 
 def test_the_size_message_gives_the_size_and_the_limit():

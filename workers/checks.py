@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from consent_registry.faces import FaceContext, check_faces
 from moderation.findings import BLOCK, Finding, verdict
 from workers.photos import PhotoLimits, clean_photo
 from workers.text import weighted_length
@@ -16,6 +17,7 @@ class PhotoIn:
     label: str
     data: bytes
     alt: str
+    regions: list = field(default_factory=list)  # boxes a reviewer obscured by hand
 
 
 @dataclass
@@ -37,6 +39,7 @@ class CheckRun:
     photos_in: list[PhotoIn]
     text_limit: int | None
     limits: PhotoLimits
+    faces: FaceContext | None  # the registry's view; needed whenever there are photos
     cleaned_text: str = ""
     photos: list[PhotoOut] = field(default_factory=list)
     links: list = field(default_factory=list)
@@ -54,6 +57,19 @@ def check_photos(run: CheckRun) -> list[Finding]:
         clean = clean_photo(photo.data, photo.label, run.limits)
         run.photos.append(PhotoOut(photo.label, photo.alt, clean.data, clean.format, clean.width, clean.height))
         findings += clean.findings
+    return findings
+
+
+def check_faces_and_consent(run: CheckRun) -> list[Finding]:
+    if run.photos_in and run.faces is None:
+        raise RuntimeError("photos cannot be checked without the consent registry")
+    findings = []
+    for photo, given in zip(run.photos, run.photos_in):
+        if photo.data is None:
+            continue
+        result = check_faces(photo.data, photo.format, photo.label, run.faces, run.limits, given.regions)
+        photo.data, photo.faces = result.data, result.faces
+        findings += result.findings
     return findings
 
 
@@ -79,13 +95,15 @@ def check_length(run: CheckRun) -> list[Finding]:
 
 CHECKS = [
     ("photos", check_photos),
+    ("faces", check_faces_and_consent),
     ("alt text", check_alt_text),
     ("text length", check_length),
 ]
 
 
-def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits) -> CheckRun:
-    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, cleaned_text=text)
+def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits,
+               faces: FaceContext | None) -> CheckRun:
+    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, faces=faces, cleaned_text=text)
     for name, check in CHECKS:
         try:
             run.findings += check(run)
@@ -96,6 +114,6 @@ def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits:
                 f"The {name} check could not finish, so the post cannot be approved. Try again or ask for help.",
                 name,
             ))
-    if any(f.code == "check_crashed" and f.subject == "photos" for f in run.findings):
-        run.photos = [PhotoOut(p.label, p.alt) for p in photos]
+    if any(f.code == "check_crashed" and f.subject in ("photos", "faces") for f in run.findings):
+        run.photos = [PhotoOut(p.label, p.alt) for p in photos]  # nothing half-checked is kept
     return run

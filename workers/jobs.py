@@ -11,7 +11,8 @@ from gateway.db import session_for, utcnow
 from gateway.publishers import publisher_for, outgoing_for
 from moderation import audit, lifecycle
 from moderation.findings import verdict
-from moderation.models import FindingRow, Post, Publication
+from consent_registry.registry import face_context
+from moderation.models import FindingRow, ImageFace, Post, Publication
 from workers.checks import PhotoIn, run_checks
 from workers.photos import PhotoLimits
 
@@ -29,11 +30,14 @@ def check_post(post_id: int, attempt: int) -> None:
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
         text, limit = post.text, post.account.text_limit if post.account else None
-        originals = [(i.label, i.original_key, i.alt_text) for i in post.images]
+        originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
         session.commit()  # no transaction stays open while the checks run
         try:
-            photos = [PhotoIn(label, storage.get(settings.media, key), alt) for label, key, alt in originals]
-            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings))
+            photos = [PhotoIn(label, storage.get(settings.media, key), alt, regions)
+                      for label, key, alt, regions in originals]
+            faces = face_context(session, settings) if photos else None
+            session.commit()
+            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces)
             _save(session, settings, post_id, attempt, run)
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)
@@ -53,6 +57,8 @@ def _save(session, settings, post_id, attempt, run) -> None:
         image.clean_key = storage.put(settings.media, photo.data) if photo.data else None
         image.clean_sha256 = hashlib.sha256(photo.data).hexdigest() if photo.data else None
         image.clean_format, image.width, image.height = photo.format, photo.width, photo.height
+        image.faces = [ImageFace(box=f["box"], verdict=f["verdict"], person_id=f["person"], distance=f["distance"],
+                                 obscured=f["obscured"]) for f in photo.faces]
     post.findings = [
         FindingRow(code=f.code, severity=f.severity, message=f.message, subject=f.subject, evidence=f.evidence)
         for f in run.findings

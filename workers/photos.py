@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, replace
 
 import pillow_heif
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFile
 
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
 
@@ -140,6 +140,9 @@ def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
     refused = screen(data, label, limits)
     if refused:
         return CleanPhoto(None, None, 0, 0, refused)
+    # face_recognition switches this on for the whole process when it is imported: a cut-short
+    # file would then decode with its missing part filled in grey instead of being refused.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     findings: list[Finding] = []
     size = None
     try:
@@ -166,7 +169,11 @@ def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
 
     graphic = kind in ("PNG", "GIF") and rgb.getcolors(256) is not None
     fmt = "PNG" if graphic else "JPEG"
-    rgb = _fit(rgb, limits.long_side)
+    return rebuild(_fit(rgb, limits.long_side), fmt, label, limits, findings)
+
+
+def rebuild(rgb: Image.Image, fmt: str, label: str, limits: PhotoLimits, findings: list[Finding]) -> CleanPhoto:
+    """Copy the pixels into a fresh image, encode it with no metadata and verify the result independently."""
     fresh = Image.frombytes("RGB", rgb.size, rgb.tobytes())  # no info dict carries over
     out = io.BytesIO()
     if fmt == "PNG":

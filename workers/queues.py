@@ -42,6 +42,14 @@ def enqueue_checks(settings, post_id: int, attempt: int, conn=None) -> None:
     )
 
 
+def enqueue_rechecks(settings, session, post_ids, conn=None) -> None:
+    """Queue the checks of posts sent back by a consent change (the reconciler would find them too)."""
+    from moderation.models import Post
+
+    for post_id in post_ids:
+        enqueue_checks(settings, post_id, session.get(Post, post_id).check_attempt, conn)
+
+
 def enqueue_publish(settings, publication_id: int, attempt: int, at: datetime | None = None, conn=None) -> None:
     q = queue(settings, PUBLISH, conn)
     options = dict(

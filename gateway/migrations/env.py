@@ -1,7 +1,8 @@
 from alembic import context
 
 from gateway.db import Base, engine_for
-import gateway.models  # noqa: F401  (the models register their tables)
+import consent_registry.models  # noqa: F401  (the models register their tables)
+import gateway.models  # noqa: F401
 import moderation.audit  # noqa: F401
 import moderation.models  # noqa: F401
 

@@ -1,0 +1,121 @@
+"""What a person's consents allow today, and recording new decisions (appended, never overwritten)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from consent_registry.models import (
+    GRANTED, PUPIL, SOCIAL, STATUSES, WITHDRAWN, BiometricConsent, Person, PhotoConsent)
+from consent_registry.withdrawal import Consequences, after_photo_consent_ended
+from moderation import audit
+
+
+class ConsentError(ValueError):
+    """A plain-words reason why a consent could not be recorded."""
+
+
+@dataclass(frozen=True)
+class Status:
+    ok: bool
+    reason: str
+
+
+def current_photo_consent(person: Person, channel: str = SOCIAL) -> PhotoConsent | None:
+    records = [c for c in person.photo_consents if c.channel == channel]
+    return records[-1] if records else None
+
+
+def current_biometric_consent(person: Person) -> BiometricConsent | None:
+    return person.biometric_consents[-1] if person.biometric_consents else None
+
+
+def in_school(person: Person, today: date) -> bool:
+    return person.active and (person.leaving_date is None or person.leaving_date > today)
+
+
+def photo_status(person: Person, today: date, channel: str = SOCIAL) -> Status:
+    """May this person's photo be published on the channel today?"""
+    if not in_school(person, today):
+        return Status(False, "has left the school")
+    record = current_photo_consent(person, channel)
+    if record is None:
+        return Status(False, "no consent on record")
+    if record.status != GRANTED:
+        return Status(False, f"consent {record.status}")
+    if record.expires_on is not None and record.expires_on < today:
+        return Status(False, f"consent expired on {record.expires_on:%d %b %Y}")
+    return Status(True, "written consent on record")
+
+
+def biometric_status(person: Person, today: date) -> Status:
+    """May face templates exist for this person? For a pupil, a parent's consent and no objection from the child."""
+    if not in_school(person, today):
+        return Status(False, "has left the school")
+    record = current_biometric_consent(person)
+    if record is None or record.status != GRANTED:
+        return Status(False, "no biometric consent" if record is None else f"biometric consent {record.status}")
+    if person.kind == PUPIL and record.child_objects:
+        return Status(False, "the child objects")
+    return Status(True, "biometric consent on record")
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ConsentError(f"consent must be one of {', '.join(STATUSES)}, not {status!r}")
+
+
+def record_photo_consent(session, person: Person, status: str, by, *, given_by: str = "", given_on: date | None = None,
+                         expires_on: date | None = None, evidence: str = "", channel: str = SOCIAL,
+                         today: date | None = None) -> Consequences:
+    """Append the decision; if the person's photos may no longer be shown, their posts follow (see withdrawal)."""
+    _check_status(status)
+    if expires_on and given_on and expires_on < given_on:
+        raise ConsentError("the expiry date is before the date consent was given")
+    today = today or date.today()
+    was_allowed = person.id is not None and photo_status(person, today, channel).ok
+    session.add(PhotoConsent(person=person, channel=channel, status=status, given_by=given_by, given_on=given_on,
+                             expires_on=expires_on, evidence=evidence, recorded_by=audit.actor_label(by)))
+    audit.record(session, by, "photo_consent_recorded", f"person:{person.mis_id}", channel=channel, status=status,
+                 given_by=given_by, given_on=given_on, expires_on=expires_on, evidence=evidence)
+    session.flush()
+    now = photo_status(person, today, channel)
+    if was_allowed and not now.ok:
+        return after_photo_consent_ended(session, person, by, now.reason)
+    return Consequences()
+
+
+def record_biometric_consent(session, person: Person, status: str, by, *, given_by: str = "",
+                             given_on: date | None = None, child_objects: bool = False, evidence: str = "",
+                             today: date | None = None) -> BiometricConsent:
+    """Record it; if templates may no longer exist, they are deleted in the same transaction."""
+    _check_status(status)
+    record = BiometricConsent(person=person, status=status, given_by=given_by, given_on=given_on,
+                              child_objects=child_objects, evidence=evidence, recorded_by=audit.actor_label(by))
+    session.add(record)
+    audit.record(session, by, "biometric_consent_recorded", f"person:{person.mis_id}", status=status,
+                 given_by=given_by, given_on=given_on, child_objects=child_objects, evidence=evidence)
+    delete_templates_unless_allowed(session, person, by, today or date.today())
+    return record
+
+
+def delete_templates_unless_allowed(session, person: Person, by, today: date) -> int:
+    """Design §2: templates exist only while biometric consent is valid."""
+    status = biometric_status(person, today)
+    if status.ok or not person.templates:
+        return 0
+    count = len(person.templates)
+    person.templates.clear()
+    session.flush()
+    audit.record(session, by, "face_templates_deleted", f"person:{person.mis_id}", count=count, reason=status.reason)
+    return count
+
+
+def withdraw(session, person: Person, consent: str, by, today: date | None = None) -> Consequences:
+    """Withdraw social photo consent or biometric consent."""
+    today = today or date.today()
+    if consent == SOCIAL:
+        return record_photo_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
+    if consent == "biometric":
+        record_biometric_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
+        return Consequences()
+    raise ConsentError("consent must be 'social' or 'biometric'")

@@ -1,0 +1,109 @@
+"""People, their photo and biometric consents (full history, never overwritten) and face templates."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base, UTCDateTime, utcnow
+
+PUPIL, STAFF = "pupil", "staff"
+GRANTED, REFUSED, WITHDRAWN = "granted", "refused", "withdrawn"
+STATUSES = (GRANTED, REFUSED, WITHDRAWN)
+SOCIAL = "social"
+CHANNELS = (SOCIAL,)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mis_id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    year_group: Mapped[str | None] = mapped_column(String(40))
+    leaving_date: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    photo_consents: Mapped[list[PhotoConsent]] = relationship(
+        order_by="PhotoConsent.id", back_populates="person", cascade="all, delete-orphan")
+    biometric_consents: Mapped[list[BiometricConsent]] = relationship(
+        order_by="BiometricConsent.id", back_populates="person", cascade="all, delete-orphan")
+    templates: Mapped[list[FaceTemplate]] = relationship(
+        order_by="FaceTemplate.id", back_populates="person", cascade="all, delete-orphan")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.preferred_name or self.first_name} {self.last_name}"
+
+
+class PhotoConsent(Base):
+    """One recorded decision about photos on a channel; the newest one counts."""
+
+    __tablename__ = "photo_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default=SOCIAL)
+    status: Mapped[str] = mapped_column(String(10))
+    given_by: Mapped[str] = mapped_column(String(200), default="")
+    given_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="photo_consents")
+
+
+class BiometricConsent(Base):
+    """Consent to face recognition (Protection of Freedoms Act 2012 s.26–28); the newest one counts."""
+
+    __tablename__ = "biometric_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    given_by: Mapped[str] = mapped_column(String(200), default="")
+    given_on: Mapped[date | None] = mapped_column(Date)
+    child_objects: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="biometric_consents")
+
+
+class FaceTemplate(Base):
+    """A face encoding, encrypted with the instance key; the photo it came from is not kept."""
+
+    __tablename__ = "face_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(300))
+
+    person: Mapped[Person] = relationship(back_populates="templates")
+
+
+class Takedown(Base):
+    """A published post that must come down (consent withdrawn, or SMT's decision)."""
+
+    __tablename__ = "takedowns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="required", index=True)
+    requested_by: Mapped[str] = mapped_column(String(300))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)

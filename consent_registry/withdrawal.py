@@ -1,0 +1,42 @@
+"""What follows when someone's photo consent changes: pending posts are checked again, published ones come down."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from consent_registry.models import Person, Takedown
+from moderation import audit, lifecycle
+from moderation.models import ImageFace, Post, PostImage
+
+PENDING = [lifecycle.CHECKING, lifecycle.AWAITING_REVIEW, lifecycle.APPROVED, lifecycle.SCHEDULED]
+
+
+@dataclass
+class Consequences:
+    rechecked: list[int] = field(default_factory=list)       # post ids sent back through the checks
+    takedowns: list[int] = field(default_factory=list)       # post ids needing takedown
+
+
+def posts_featuring(session, person: Person, states) -> list[Post]:
+    """Posts with a photo in which this person was recognised."""
+    query = (select(Post).join(PostImage).join(ImageFace)
+             .where(ImageFace.person_id == person.id, Post.state.in_(states)).distinct())
+    return list(session.scalars(query))
+
+
+def after_photo_consent_ended(session, person: Person, by, reason: str) -> Consequences:
+    """Pending posts go back through the checks (which now obscure the person); published ones need a takedown."""
+    result = Consequences()
+    for post in posts_featuring(session, person, PENDING):
+        lifecycle.recheck(post, f"Photo consent changed for someone in a photo ({reason}); checked again.")
+        audit.record(session, by, "consent_changed_recheck", f"post:{post.id}", person=person.mis_id)
+        result.rechecked.append(post.id)
+    for post in posts_featuring(session, person, [lifecycle.PUBLISHED]):
+        if session.scalar(select(Takedown).where(Takedown.post_id == post.id, Takedown.person_id == person.id)):
+            continue
+        session.add(Takedown(post_id=post.id, person_id=person.id, reason=f"Photo consent {reason}.",
+                             requested_by=audit.actor_label(by)))
+        audit.record(session, by, "takedown_required", f"post:{post.id}", person=person.mis_id, reason=reason)
+        result.takedowns.append(post.id)
+    return result
