@@ -122,14 +122,14 @@ def _findings(label: str, faces: list[dict], reasons: Counter, policy: str) -> l
     findings = []
     consented = sum(f["verdict"] == CONSENTED for f in faces)
     if consented:
-        findings.append(Finding("faces_consented", INFO, f"{label}: {_plural(consented)} with written consent.",
+        findings.append(Finding("faces_consented", INFO, f"{_plural(consented).capitalize()} with written consent.",
                                 label, {"count": consented}))
     for reason, count in reasons.items():
         if policy == OBSCURE:
-            findings.append(Finding("face_obscured", REVIEW, f"{label}: {_plural(count)} obscured: {reason}.",
+            findings.append(Finding("face_obscured", REVIEW, f"{_plural(count).capitalize()} obscured: {reason}.",
                                     label, {"count": count, "reason": reason}))
         else:
             findings.append(Finding("face_without_consent", BLOCK,
-                                    f"{label}: {_plural(count)} cannot be published: {reason}. Remove the photo "
+                                    f"{_plural(count).capitalize()} cannot be published: {reason}. Remove the photo "
                                     "or ask a senior leader to obscure them.", label, {"count": count, "reason": reason}))
     return findings

@@ -186,9 +186,14 @@ def check(text, images, alts, limit, out, as_json):
     if photos:
         from consent_registry.registry import face_context
 
+        from gateway.crypto import WrongKey
+
         upgrade(s.database_url)
         with _session(s) as session:
-            faces = face_context(session, s)
+            try:
+                faces = face_context(session, s)
+            except WrongKey as exc:
+                raise click.ClickException(f"the consent registry cannot be read: {exc}")
     run = run_checks(text, photos, limit, PhotoLimits.from_settings(s), faces)
     result = {
         "verdict": run.verdict,

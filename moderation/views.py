@@ -7,6 +7,7 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
 from consent_registry.models import Person, Takedown
@@ -52,8 +53,6 @@ COLOURS = {"consented": (0, 140, 60), "no_consent": (200, 0, 30), "unidentified"
 @requires(reviewer)
 def annotated(post_id, position):
     """The clean rendition with every face boxed by verdict and named: for reviewers only, never published."""
-    from PIL import Image, ImageDraw
-
     post = load_post(post_id)
     image = next((i for i in post.images if i.position == position and i.clean_key), None) or abort(404)
     ids = {f.person_id for f in image.faces if f.person_id}
@@ -61,12 +60,13 @@ def annotated(post_id, position):
     picture = Image.open(io.BytesIO(storage.get(settings().media, image.clean_key))).convert("RGB")
     draw = ImageDraw.Draw(picture)
     width = max(2, picture.width // 400)
+    font = ImageFont.load_default(size=max(14, picture.width // 60))
     for face in image.faces:
         top, right, bottom, left = face.box
         colour = COLOURS[face.verdict]
         draw.rectangle([left, top, right, bottom], outline=colour, width=width)
         label = names.get(face.person_id, "unidentified") + (" (obscured)" if face.obscured else "")
-        draw.text((left, bottom + width), label, fill=colour)
+        draw.text((left, bottom + width), label, fill=colour, font=font, stroke_width=2, stroke_fill="white")
     out = io.BytesIO()
     picture.save(out, "JPEG", quality=85)
     return Response(out.getvalue(), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})

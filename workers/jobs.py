@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from gateway import settings as settings_module
 from gateway import storage
+from gateway.crypto import WrongKey
 from gateway.db import session_for, utcnow
 from gateway.publishers import publisher_for, outgoing_for
 from moderation import audit, lifecycle
@@ -73,7 +74,8 @@ def _record_failure(session, post_id, attempt, exc) -> None:
     post = session.get(Post, post_id, with_for_update=True, populate_existing=True)
     if post.state != lifecycle.CHECKING or post.check_attempt != attempt:
         return
-    lifecycle.fail_checks(post, f"The checks could not run ({type(exc).__name__}). Retry, or ask for help if it keeps happening.")
+    cause = str(exc) if isinstance(exc, WrongKey) else type(exc).__name__
+    lifecycle.fail_checks(post, f"The checks could not run ({cause}). Retry, or ask for help if it keeps happening.")
     audit.record(session, "worker", "check_failed", f"post:{post.id}", error=repr(exc))
     session.commit()
 
