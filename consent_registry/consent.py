@@ -119,3 +119,20 @@ def withdraw(session, person: Person, consent: str, by, today: date | None = Non
         record_biometric_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
         return Consequences()
     raise ConsentError("consent must be 'social' or 'biometric'")
+
+
+def consent_changes(session, post, today: date) -> list[str]:
+    """Just before publishing: why a face shown as consented may no longer be shown (empty if nothing changed)."""
+    reasons = []
+    for image in post.images:
+        for face in image.faces:
+            if face.verdict != "consented":
+                continue
+            person = session.get(Person, face.person_id) if face.person_id else None
+            if person is None:
+                reasons.append(f"a person shown in {image.label} is no longer in the registry")
+                continue
+            for status in (photo_status(person, today), biometric_status(person, today)):
+                if not status.ok:
+                    reasons.append(f"someone shown in {image.label}: {status.reason}")
+    return reasons

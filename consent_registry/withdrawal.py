@@ -40,3 +40,4 @@ def after_photo_consent_ended(session, person: Person, by, reason: str) -> Conse
         audit.record(session, by, "takedown_required", f"post:{post.id}", person=person.mis_id, reason=reason)
         result.takedowns.append(post.id)
     return result
+

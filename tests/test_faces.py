@@ -210,3 +210,25 @@ def test_smallest_face_found_with_the_default_settings(settings, registry):
     smallest = min(found)
     print(f"smallest face found: {smallest} px ({len(found)} of {len(sizes)} faces)")
     assert smallest <= 36  # HOG at upsample 1; the README gives the measured figure
+
+
+def test_consent_is_checked_again_just_before_publishing(settings, registry, login, work, fetch, read):
+    from moderation.audit import AuditEntry
+
+    teacher, smt = login("teacher"), login("smt")
+    data = {"text": "Our visitor", "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
+            "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
+    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    work()
+    smt.post(f"/review/{post_id}/approve")  # the publish job is queued, not yet run
+    with session_for(settings.database_url) as session:  # no event sends the post back: only the last look can
+        withdraw(session, session.get(Person, registry["P001"]), "biometric", "test", school_today(settings))
+        session.commit()
+    work()
+    post = fetch(Post, post_id)
+    assert post.state == "awaiting_review"
+    assert "Consent changed before publishing (someone shown in photo 1 (visit.jpg): biometric consent withdrawn)" in post.reason
+    assert [(f.verdict, f.obscured) for f in post.images[0].faces] == [("unidentified", True)]
+    assert post.publications[0].state == "pending" and post.publications[0].platform_id is None
+    assert read(lambda s: s.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "consent_changed_before_publishing"))) == 1

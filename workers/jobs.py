@@ -12,8 +12,10 @@ from gateway.db import session_for, utcnow
 from gateway.publishers import publisher_for, outgoing_for
 from moderation import audit, lifecycle
 from moderation.findings import verdict
-from consent_registry.registry import face_context
+from consent_registry.consent import consent_changes
+from consent_registry.registry import face_context, school_today
 from moderation.models import FindingRow, ImageFace, Post, Publication
+from workers import queues
 from workers.checks import PhotoIn, run_checks
 from workers.photos import PhotoLimits
 
@@ -89,6 +91,10 @@ def publish(publication_id: int) -> None:
             log.info("publication %s is not pending; skipped", publication_id)
             return
         post = pub.post
+        changes = consent_changes(session, post, school_today(settings))
+        if changes:
+            _send_back(session, settings, post, changes)
+            return
         try:
             lifecycle.start_publishing(post)
         except lifecycle.InvalidTransition as exc:
@@ -111,6 +117,14 @@ def publish(publication_id: int) -> None:
             return
         record_published(session, pub, result)
         session.commit()
+
+
+def _send_back(session, settings, post, changes) -> None:
+    """Consent changed after approval: nothing is published; the photos are checked again and reviewed again."""
+    lifecycle.recheck(post, "Consent changed before publishing (" + "; ".join(changes) + "); checked again.")
+    audit.record(session, "worker", "consent_changed_before_publishing", f"post:{post.id}", reasons=changes)
+    session.commit()
+    queues.enqueue_checks(settings, post.id, post.check_attempt)
 
 
 def record_published(session, pub: Publication, result) -> None:
