@@ -202,14 +202,21 @@ def check(text, images, alts, limit, out, as_json):
         "images": [],
         "links": run.links,
     }
+    mis_ids = {}
+    if faces:
+        from consent_registry.models import Person
+
+        with _session(s) as session:
+            mis_ids = dict(session.execute(select(Person.id, Person.mis_id)).all())
     for path, photo in zip(images, run.photos):
         output = None
         if out and photo.data:
             Path(out).mkdir(parents=True, exist_ok=True)
             output = str(Path(out) / f"{Path(path).stem}.clean.{'png' if photo.format == 'PNG' else 'jpg'}")
             Path(output).write_bytes(photo.data)
+        shown = [{**face, "person": mis_ids.get(face["person"])} for face in photo.faces]
         result["images"].append({"input": path, "output": output, "width": photo.width, "height": photo.height,
-                                 "faces": photo.faces})
+                                 "faces": shown})
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:

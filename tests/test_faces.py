@@ -232,3 +232,42 @@ def test_consent_is_checked_again_just_before_publishing(settings, registry, log
     assert post.publications[0].state == "pending" and post.publications[0].platform_id is None
     assert read(lambda s: s.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "consent_changed_before_publishing"))) == 1
+
+
+def test_gateway_check_lists_each_face_by_mis_id(settings, registry, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "gateway", "check", "--image",
+                             str(fixture_path("faces/group_two_people.jpg")), "--alt", "Visitors", "--out",
+                             str(tmp_path), "--json"], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    faces = json.loads(result.stdout)["images"][0]["faces"]
+    assert sorted((f["person"], f["verdict"], f["obscured"]) for f in faces) == [
+        ("P001", "consented", False), ("P002", "no_consent", True)]
+    assert all(len(f["box"]) == 4 and 0 <= f["distance"] < 0.5 for f in faces)
+
+
+def test_a_reviewer_covers_an_area_by_hand_and_the_photo_is_checked_again(settings, registry, login, work, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    data = {"text": "Visitors", "account_id": "1", "action": "submit", "alt_new_1": "Two visitors",
+            "photo_1": (io.BytesIO(fixture_path("faces/group_two_people.jpg").read_bytes()), "group.jpg")}
+    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    work()
+    image = fetch(Post, post_id).images[0]
+    top, right, bottom, left = next(f.box for f in image.faces if f.verdict == "consented")
+    annotated = smt.get(f"/review/{post_id}/photos/1/annotated")
+    assert annotated.status_code == 200 and annotated.mimetype == "image/jpeg"
+    assert teacher.get(f"/review/{post_id}/photos/1/annotated").status_code == 403
+    smt.post(f"/review/{post_id}/photos/1/obscure",
+             {"left": left - 10, "top": top - 10, "width": right - left + 20, "height": bottom - top + 20})
+    assert fetch(Post, post_id).state == "submitted"
+    work()
+    post = fetch(Post, post_id)
+    assert post.state == "awaiting_review" and post.images[0].manual_regions
+    assert [f.verdict for f in post.images[0].faces] == ["no_consent"]  # Obama covered by hand, Biden by the check
+    clean = smt.get(f"/posts/{post_id}/photos/1/clean").data
+    pixels = np.asarray(Image.open(io.BytesIO(clean)).convert("RGB")).astype(int)
+    assert np.abs(pixels[top:bottom, left:right] - (96, 96, 96)).max() <= 12
