@@ -4,9 +4,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import bench_faces, bench_photos
+from benchmarks import bench_faces, bench_photos, bench_text
 
-MODULES = [bench_photos, bench_faces]
+MODULES = [bench_photos, bench_faces, bench_text]
 
 
 def main() -> None:

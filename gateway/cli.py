@@ -182,19 +182,17 @@ def check(text, images, alts, limit, out, as_json):
         except OSError as exc:
             raise click.UsageError(f"cannot read {path}: {exc.strerror}")
         photos.append(PhotoIn(f"photo {n + 1} ({Path(path).name})", data, alts[n] if n < len(alts) else ""))
-    faces = None
-    if photos:
-        from consent_registry.registry import face_context
+    from consent_registry.registry import face_context, name_matcher
+    from gateway.crypto import WrongKey
 
-        from gateway.crypto import WrongKey
-
-        upgrade(s.database_url)
-        with _session(s) as session:
-            try:
-                faces = face_context(session, s)
-            except WrongKey as exc:
-                raise click.ClickException(f"the consent registry cannot be read: {exc}")
-    run = run_checks(text, photos, limit, PhotoLimits.from_settings(s), faces)
+    upgrade(s.database_url)
+    with _session(s) as session:
+        try:
+            faces = face_context(session, s) if photos else None
+        except WrongKey as exc:
+            raise click.ClickException(f"the consent registry cannot be read: {exc}")
+        names = name_matcher(session, s)
+    run = run_checks(text, photos, limit, PhotoLimits.from_settings(s), faces, names)
     result = {
         "verdict": run.verdict,
         "findings": [f.as_dict() for f in run.findings],
@@ -208,7 +206,7 @@ def check(text, images, alts, limit, out, as_json):
 
         with _session(s) as session:
             mis_ids = dict(session.execute(select(Person.id, Person.mis_id)).all())
-    for path, photo in zip(images, run.photos):
+    for n, (path, photo) in enumerate(zip(images, run.photos)):
         output = None
         if out and photo.data:
             Path(out).mkdir(parents=True, exist_ok=True)
@@ -216,7 +214,7 @@ def check(text, images, alts, limit, out, as_json):
             Path(output).write_bytes(photo.data)
         shown = [{**face, "person": mis_ids.get(face["person"])} for face in photo.faces]
         result["images"].append({"input": path, "output": output, "width": photo.width, "height": photo.height,
-                                 "faces": shown})
+                                 "faces": shown, "alt": run.alts[n] if n < len(run.alts) else None})
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:

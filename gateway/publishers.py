@@ -40,7 +40,8 @@ class Published:
 
 def outgoing_for(publication, settings) -> Outgoing:
     post = publication.post
-    photos = [OutgoingPhoto(storage.get(settings.media, i.clean_key), i.clean_format, i.alt_text) for i in post.images]
+    photos = [OutgoingPhoto(storage.get(settings.media, i.clean_key), i.clean_format, i.clean_alt_text or "")
+              for i in post.images]
     return Outgoing(
         key=f"{publication.id}", text=post.cleaned_text or "", photos=photos,
         approved_by=post.approved_by.name if post.approved_by else "", approved_at=post.approved_at,

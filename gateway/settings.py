@@ -69,6 +69,7 @@ class Settings:
     face_detector: str = "hog"
     face_upsample: int = 1
     face_policy: str = "obscure"
+    names_include_staff: bool = False
     timezone: str = "Europe/London"
     log_level: str = "INFO"
 
@@ -141,6 +142,7 @@ def load(environ=None) -> Settings:
         face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
         face_upsample=_int(env, "FACE_UPSAMPLE", 1, minimum=0),
         face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
+        names_include_staff=_choice(env, "NAMES_INCLUDE_STAFF", "no", ("yes", "no")) == "yes",
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         secret_key=_key_file(instance / "secret.key", 32),

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from gateway.models import Account, User
+from moderation.diff import marked
 from gateway.webutil import anyone, db, queue_conn, requires, settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def create_app(gateway_settings) -> Flask:
     )
     zone = ZoneInfo(gateway_settings.timezone)
     app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
+    app.add_template_global(marked)
     CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "auth.login"

@@ -77,10 +77,10 @@ def _move(post, action: str) -> None:
 
 
 def content_hash(text: str, images) -> str:
-    """Hash of exactly what would be published: text, photo bytes' hashes and alt texts, in order."""
+    """Hash of exactly what would be published: cleaned text, photo bytes' hashes and cleaned alt texts, in order."""
     h = hashlib.sha256(text.encode())
     for image in images:
-        h.update(b"\0" + (image.clean_sha256 or "none").encode() + b"\0" + image.alt_text.encode())
+        h.update(b"\0" + (image.clean_sha256 or "none").encode() + b"\0" + (image.clean_alt_text or "").encode())
     return h.hexdigest()
 
 

@@ -18,6 +18,7 @@ class Post(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     text: Mapped[str] = mapped_column(Text, default="")
     cleaned_text: Mapped[str | None] = mapped_column(Text)
+    text_changes: Mapped[list] = mapped_column(JSON, default=list)  # what the checks changed, on the original
     state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_attempt: Mapped[int] = mapped_column(Integer, default=0)
@@ -57,6 +58,8 @@ class PostImage(Base):
     position: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(200))
     alt_text: Mapped[str] = mapped_column(Text, default="")
+    clean_alt_text: Mapped[str | None] = mapped_column(Text)
+    alt_changes: Mapped[list] = mapped_column(JSON, default=list)
     original_key: Mapped[str | None] = mapped_column(String(80))
     original_sha256: Mapped[str] = mapped_column(String(64))
     clean_key: Mapped[str | None] = mapped_column(String(80))

@@ -18,13 +18,14 @@ from moderation.models import Post
 from tests.registry import context, registry  # noqa: F401  (fixture)
 from tests.shared_fixtures import fixture_path
 from workers.checks import PhotoIn, run_checks
+from workers.names import NameMatcher
 from workers.photos import PhotoLimits
 
 
 def check(settings, name, regions=()):
     data = fixture_path(f"faces/{name}").read_bytes()
     run = run_checks("", [PhotoIn(f"photo 1 ({name})", data, "people", list(regions))], 280, PhotoLimits(),
-                     context(settings))
+                     context(settings), NameMatcher([]))
     return run, run.photos[0]
 
 
@@ -204,7 +205,8 @@ def test_smallest_face_found_with_the_default_settings(settings, registry):
         x += size * 2 + 40
     out = io.BytesIO()
     canvas.save(out, "JPEG", quality=92)
-    run = run_checks("", [PhotoIn("photo 1", out.getvalue(), "faces")], 280, PhotoLimits(), context(settings))
+    run = run_checks("", [PhotoIn("photo 1", out.getvalue(), "faces")], 280, PhotoLimits(), context(settings),
+                     NameMatcher([]))
     found = sorted(f["box"][2] - f["box"][0] for f in run.photos[0].faces)
     assert all(f["obscured"] or f["verdict"] == "consented" for f in run.photos[0].faces)
     smallest = min(found)

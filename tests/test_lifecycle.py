@@ -121,15 +121,16 @@ def test_an_edit_after_checking_voids_the_check():
 
 
 def test_the_approval_covers_the_exact_photo_bytes_and_alt_text():
-    image = PostImage(position=1, label="photo 1", alt_text="Children racing", clean_sha256="a" * 64)
+    image = PostImage(position=1, label="photo 1", alt_text="Children racing", clean_alt_text="Children racing",
+                      clean_sha256="a" * 64)
     post = make_post(lifecycle.AWAITING_REVIEW)
     post.images = [image]
     post.checked_hash = lifecycle.content_hash(post.cleaned_text, post.images)
     lifecycle.approve(post, LEADER)
-    image.alt_text = "Amelia winning the race"
+    image.clean_alt_text = "Amelia winning the race"
     with pytest.raises(InvalidTransition, match="not the one that was approved"):
         lifecycle.start_publishing(post)
-    image.alt_text, image.clean_sha256 = "Children racing", "b" * 64
+    image.clean_alt_text, image.clean_sha256 = "Children racing", "b" * 64
     with pytest.raises(InvalidTransition):
         lifecycle.start_publishing(post)
     image.clean_sha256 = "a" * 64

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 
 from consent_registry.faces import FaceContext, check_faces
 from moderation.findings import BLOCK, Finding, verdict
+from workers.names import NameMatcher
+from workers.personal_data import find_personal_data
 from workers.photos import PhotoLimits, clean_photo
 from workers.text import weighted_length
+from workers.tone import check_tone
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,6 @@ class PhotoIn:
 @dataclass
 class PhotoOut:
     label: str
-    alt: str
     data: bytes | None = None
     format: str | None = None
     width: int = 0
@@ -40,7 +42,11 @@ class CheckRun:
     text_limit: int | None
     limits: PhotoLimits
     faces: FaceContext | None  # the registry's view; needed whenever there are photos
+    names: NameMatcher | None  # the roster; without it the text cannot be checked
     cleaned_text: str = ""
+    text_changes: list = field(default_factory=list)
+    alts: list[str] = field(default_factory=list)          # cleaned alt texts, one per photo given
+    alt_changes: list[list] = field(default_factory=list)
     photos: list[PhotoOut] = field(default_factory=list)
     links: list = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -55,7 +61,7 @@ def check_photos(run: CheckRun) -> list[Finding]:
     run.photos = []
     for photo in run.photos_in:
         clean = clean_photo(photo.data, photo.label, run.limits)
-        run.photos.append(PhotoOut(photo.label, photo.alt, clean.data, clean.format, clean.width, clean.height))
+        run.photos.append(PhotoOut(photo.label, clean.data, clean.format, clean.width, clean.height))
         findings += clean.findings
     return findings
 
@@ -70,6 +76,36 @@ def check_faces_and_consent(run: CheckRun) -> list[Finding]:
         result = check_faces(photo.data, photo.format, photo.label, run.faces, run.limits, given.regions)
         photo.data, photo.faces = result.data, result.faces
         findings += result.findings
+    return findings
+
+
+def _changes(result) -> list[dict]:
+    return [{"start": c.start, "end": c.end, "original": c.original, "replacement": c.replacement}
+            for c in result.changes]
+
+
+def check_text(run: CheckRun) -> list[Finding]:
+    """Pupils' names out of the text and every alt text; personal data and offensive words flagged."""
+    if run.names is None:
+        raise RuntimeError("the roster could not be read, so pupils' names cannot be checked")
+    findings = []
+    result = run.names.clean(run.text, "text")
+    run.cleaned_text, run.text_changes = result.cleaned, _changes(result)
+    findings += result.findings
+    texts = [("text", run.cleaned_text)]
+    run.alts, run.alt_changes = [], []
+    for photo in run.photos_in:
+        subject = f"alt text of {photo.label}"
+        result = run.names.clean(photo.alt, subject)
+        run.alts.append(result.cleaned)
+        run.alt_changes.append(_changes(result))
+        findings += result.findings
+        texts.append((subject, result.cleaned))
+    for subject, text in texts:
+        findings += find_personal_data(text, subject) + check_tone(text, subject)
+        if run.names.remaining(text):
+            findings.append(Finding("name_left", BLOCK, f"A pupil's name is still in the {subject} after cleaning; "
+                                    "please take it out by hand.", subject))
     return findings
 
 
@@ -96,14 +132,16 @@ def check_length(run: CheckRun) -> list[Finding]:
 CHECKS = [
     ("photos", check_photos),
     ("faces", check_faces_and_consent),
+    ("text", check_text),
     ("alt text", check_alt_text),
     ("text length", check_length),
 ]
 
 
 def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits,
-               faces: FaceContext | None) -> CheckRun:
-    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, faces=faces, cleaned_text=text)
+               faces: FaceContext | None, names: NameMatcher | None) -> CheckRun:
+    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, faces=faces, names=names,
+                   cleaned_text=text)
     for name, check in CHECKS:
         try:
             run.findings += check(run)
@@ -114,6 +152,9 @@ def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits:
                 f"The {name} check could not finish, so the post cannot be approved. Try again or ask for help.",
                 name,
             ))
-    if any(f.code == "check_crashed" and f.subject in ("photos", "faces") for f in run.findings):
-        run.photos = [PhotoOut(p.label, p.alt) for p in photos]  # nothing half-checked is kept
+    crashed = {f.subject for f in run.findings if f.code == "check_crashed"}
+    if crashed & {"photos", "faces"}:
+        run.photos = [PhotoOut(p.label) for p in photos]  # nothing half-checked is kept
+    if "text" in crashed:
+        run.cleaned_text, run.text_changes, run.alts, run.alt_changes = "", [], [], []
     return run

@@ -13,7 +13,7 @@ from gateway.publishers import publisher_for, outgoing_for
 from moderation import audit, lifecycle
 from moderation.findings import verdict
 from consent_registry.consent import consent_changes
-from consent_registry.registry import face_context, school_today
+from consent_registry.registry import face_context, name_matcher, school_today
 from moderation.models import FindingRow, ImageFace, Post, Publication
 from workers import queues
 from workers.checks import PhotoIn, run_checks
@@ -39,8 +39,9 @@ def check_post(post_id: int, attempt: int) -> None:
             photos = [PhotoIn(label, storage.get(settings.media, key), alt, regions)
                       for label, key, alt, regions in originals]
             faces = face_context(session, settings) if photos else None
+            names = name_matcher(session, settings)
             session.commit()
-            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces)
+            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces, names)
             _save(session, settings, post_id, attempt, run)
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)
@@ -54,7 +55,10 @@ def _save(session, settings, post_id, attempt, run) -> None:
         log.info("post %s was taken over while checking; result dropped", post_id)
         session.rollback()
         return
-    for image, photo in zip(post.images, run.photos):
+    post.text_changes = run.text_changes
+    for n, (image, photo) in enumerate(zip(post.images, run.photos)):
+        image.clean_alt_text = run.alts[n] if n < len(run.alts) else None
+        image.alt_changes = run.alt_changes[n] if n < len(run.alt_changes) else []
         if image.clean_key:
             storage.delete(settings.media, image.clean_key)
         image.clean_key = storage.put(settings.media, photo.data) if photo.data else None

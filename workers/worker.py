@@ -5,6 +5,8 @@ import logging
 
 from rq import Worker
 
+from consent_registry.registry import name_matcher
+from gateway.db import session_for
 from workers import queues
 from workers.purge import purge_originals
 from workers.reconcile import reconcile
@@ -22,6 +24,8 @@ class GatewayWorker(Worker):
             return
         try:
             log.info("reconciled: %s", reconcile(self.settings))
+            with session_for(self.settings.database_url) as session:
+                name_matcher(session, self.settings)  # built here, so every forked job finds it ready
             purged = purge_originals(self.settings)
             if purged:
                 log.info("originals deleted for posts %s", purged)
