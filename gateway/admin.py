@@ -8,7 +8,8 @@ from sqlalchemy import select
 from gateway.accounts import add_account, confirm_account
 from gateway.models import PLATFORMS, ROLE_NAMES, Account, User
 from gateway.users import UserError, create_user, generate_password, set_active
-from gateway.webutil import db, head, requires
+from gateway.webutil import db, head, requires, settings
+from moderation.link_rules import add_rule, remove_rule, rules
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -18,7 +19,8 @@ def _page(status=200, **extra):
     users = session.scalars(select(User).order_by(User.name)).all()
     accounts = session.scalars(select(Account).order_by(Account.id)).all()
     return render_template("admin.html", users=users, accounts=accounts, roles=ROLE_NAMES, platforms=PLATFORMS,
-                           form=request.form, **extra), status
+                           rules=rules(session), school_domains=settings().school_domains, form=request.form,
+                           **extra), status
 
 
 @bp.get("/")
@@ -83,4 +85,28 @@ def confirm(account_id):
         return redirect(url_for("admin.index"))
     session.commit()
     flash(f"{account.label} confirmed: posts can now be published to it.", "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/links")
+@requires(head)
+def add_link_rule():
+    session = db()
+    try:
+        add_rule(session, request.form.get("kind", ""), request.form.get("entry", ""), current_user)
+    except ValueError as exc:
+        session.rollback()
+        return _page(400, errors=[str(exc)])
+    session.commit()
+    flash("Link list updated. It applies to posts checked from now on.", "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/links/<int:rule_id>/remove")
+@requires(head)
+def remove_link_rule(rule_id):
+    session = db()
+    remove_rule(session, rule_id, current_user)
+    session.commit()
+    flash("Removed from the list.", "ok")
     return redirect(url_for("admin.index"))

@@ -184,6 +184,7 @@ def check(text, images, alts, limit, out, as_json):
         photos.append(PhotoIn(f"photo {n + 1} ({Path(path).name})", data, alts[n] if n < len(alts) else ""))
     from consent_registry.registry import face_context, name_matcher
     from gateway.crypto import WrongKey
+    from moderation.link_rules import link_policy
 
     upgrade(s.database_url)
     with _session(s) as session:
@@ -191,8 +192,8 @@ def check(text, images, alts, limit, out, as_json):
             faces = face_context(session, s) if photos else None
         except WrongKey as exc:
             raise click.ClickException(f"the consent registry cannot be read: {exc}")
-        names = name_matcher(session, s)
-    run = run_checks(text, photos, limit, PhotoLimits.from_settings(s), faces, names)
+        names, links = name_matcher(session, s), link_policy(session, s)
+    run = run_checks(text, photos, limit, PhotoLimits.from_settings(s), faces, names, links)
     result = {
         "verdict": run.verdict,
         "findings": [f.as_dict() for f in run.findings],
@@ -428,3 +429,48 @@ def people_show(mis_id):
                        f"{', the child objects' if c.child_objects else ''} (recorded by {c.recorded_by})")
         featured = posts_featuring(session, p, list(STATE_NAMES))
         click.echo(f"posts featuring them: {', '.join(f'{x.id} ({x.state})' for x in featured) or 'none'}")
+
+
+@main.group()
+def links():
+    """The allow and block lists for links in posts."""
+
+
+def _add_link_rule(kind, host):
+    from moderation.link_rules import add_rule
+
+    s = _settings()
+    upgrade(s.database_url)
+    with _session(s) as session:
+        try:
+            rule = add_rule(session, kind, host, "command line")
+        except ValueError as exc:
+            raise click.ClickException(str(exc))
+        session.commit()
+        click.echo(f"{rule.kind}: {rule.entry}")
+
+
+@links.command("allow")
+@click.argument("host")
+def links_allow(host):
+    """Allow a host (www.example.org) or a site with its subdomains (*.example.org)."""
+    _add_link_rule("allow", host)
+
+
+@links.command("block")
+@click.argument("host")
+def links_block(host):
+    """Block a host or a site with its subdomains; the block list wins over the allow list."""
+    _add_link_rule("block", host)
+
+
+@links.command("list")
+def links_list():
+    from moderation.link_rules import rules
+
+    s = _settings()
+    with _session(s) as session:
+        for rule in rules(session):
+            click.echo(f"{rule.kind}\t{rule.entry}\t{rule.added_by}")
+    for entry in s.school_domains:
+        click.echo(f"allow\t{entry}\tSCHOOL_DOMAINS setting")

@@ -40,6 +40,19 @@ def _float(env, name, default, low, high):
     return value
 
 
+def _domains(env) -> tuple[str, ...]:
+    from workers.links import normalise_entry
+
+    entries = []
+    for raw in (env.get("SCHOOL_DOMAINS") or "").split(","):
+        if raw.strip():
+            try:
+                entries.append(normalise_entry(raw.strip()))
+            except ValueError as exc:
+                raise SettingsError(f"SCHOOL_DOMAINS: {exc}") from None
+    return tuple(entries)
+
+
 def _choice(env, name, default, choices):
     value = env.get(name) or default
     if value not in choices:
@@ -70,6 +83,10 @@ class Settings:
     face_upsample: int = 1
     face_policy: str = "obscure"
     names_include_staff: bool = False
+    school_domains: tuple[str, ...] = ()
+    link_expand: bool = False
+    safe_browsing_url: str | None = None
+    safe_browsing_key: str | None = field(default=None, repr=False)
     timezone: str = "Europe/London"
     log_level: str = "INFO"
 
@@ -142,6 +159,10 @@ def load(environ=None) -> Settings:
         face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
         face_upsample=_int(env, "FACE_UPSAMPLE", 1, minimum=0),
         face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
+        school_domains=_domains(env),
+        link_expand=_choice(env, "LINK_EXPAND", "no", ("yes", "no")) == "yes",
+        safe_browsing_url=env.get("SAFE_BROWSING_URL") or None,
+        safe_browsing_key=env.get("SAFE_BROWSING_KEY") or None,
         names_include_staff=_choice(env, "NAMES_INCLUDE_STAFF", "no", ("yes", "no")) == "yes",
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

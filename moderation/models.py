@@ -19,6 +19,7 @@ class Post(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     cleaned_text: Mapped[str | None] = mapped_column(Text)
     text_changes: Mapped[list] = mapped_column(JSON, default=list)  # what the checks changed, on the original
+    links: Mapped[list] = mapped_column(JSON, default=list)  # each link with its verdict and reasons
     state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_attempt: Mapped[int] = mapped_column(Integer, default=0)

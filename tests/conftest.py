@@ -14,6 +14,8 @@ from sqlalchemy import text
 from gateway import settings as settings_module
 import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
 import moderation.audit  # noqa: F401
+from moderation.link_rules import LinkRule
+from workers.links import DEFAULT_ALLOW
 import moderation.models  # noqa: F401
 from gateway.db import Base, engine_for, session_for, upgrade
 from gateway.demo import seed_if_empty
@@ -64,6 +66,9 @@ def env(backend, monkeypatch):
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+    with session_for(s.database_url) as session:  # the default allow list, as the migration seeds it
+        session.add_all(LinkRule(kind="allow", entry=e, added_by="default list") for e in DEFAULT_ALLOW)
+        session.commit()
     from workers import queues
 
     queues.connection(s).flushdb()

@@ -18,6 +18,7 @@ from moderation.models import Post
 from tests.registry import context, registry  # noqa: F401  (fixture)
 from tests.shared_fixtures import fixture_path
 from workers.checks import PhotoIn, run_checks
+from workers.links import LinkPolicy
 from workers.names import NameMatcher
 from workers.photos import PhotoLimits
 
@@ -25,7 +26,7 @@ from workers.photos import PhotoLimits
 def check(settings, name, regions=()):
     data = fixture_path(f"faces/{name}").read_bytes()
     run = run_checks("", [PhotoIn(f"photo 1 ({name})", data, "people", list(regions))], 280, PhotoLimits(),
-                     context(settings), NameMatcher([]))
+                     context(settings), NameMatcher([]), LinkPolicy())
     return run, run.photos[0]
 
 

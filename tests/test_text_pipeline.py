@@ -13,6 +13,7 @@ from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.test_web import submit
 from workers.checks import run_checks
+from workers.links import LinkPolicy
 from workers.names import NameMatcher
 from workers.photos import PhotoLimits
 
@@ -113,7 +114,7 @@ def test_staff_names_are_left_alone(roster, login, work, fetch):
     "Well done everyone 🏅 " * 13,
 ])
 def test_the_length_check_agrees_with_xs_own_count(text):
-    run = run_checks(text, [], 280, PhotoLimits(), None, NameMatcher([]))
+    run = run_checks(text, [], 280, PhotoLimits(), None, NameMatcher([]), LinkPolicy(allow=("*.bbc.co.uk",)))
     expected = parse_tweet(text).weightedLength
     too_long = [f for f in run.findings if f.code == "text_too_long"]
     if expected > 280:
@@ -123,7 +124,7 @@ def test_the_length_check_agrees_with_xs_own_count(text):
 
 
 def test_without_the_roster_the_text_check_blocks():
-    run = run_checks("Well done Amelia", [], 280, PhotoLimits(), None, None)
+    run = run_checks("Well done Amelia", [], 280, PhotoLimits(), None, None, LinkPolicy())
     assert run.verdict == "block"
     assert [(f.code, f.subject) for f in run.findings] == [("check_crashed", "text")]
     assert run.cleaned_text == ""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from consent_registry.faces import FaceContext, check_faces
 from moderation.findings import BLOCK, Finding, verdict
+from workers.links import LinkPolicy, check_links
 from workers.names import NameMatcher
 from workers.personal_data import find_personal_data
 from workers.photos import PhotoLimits, clean_photo
@@ -43,6 +44,7 @@ class CheckRun:
     limits: PhotoLimits
     faces: FaceContext | None  # the registry's view; needed whenever there are photos
     names: NameMatcher | None  # the roster; without it the text cannot be checked
+    links_policy: LinkPolicy | None = None  # the head's lists; without them links cannot be checked
     cleaned_text: str = ""
     text_changes: list = field(default_factory=list)
     alts: list[str] = field(default_factory=list)          # cleaned alt texts, one per photo given
@@ -109,6 +111,14 @@ def check_text(run: CheckRun) -> list[Finding]:
     return findings
 
 
+def check_the_links(run: CheckRun) -> list[Finding]:
+    if run.links_policy is None:
+        raise RuntimeError("the school's link lists could not be read")
+    texts = [("text", run.cleaned_text)] + [(f"alt text of {p.label}", alt) for p, alt in zip(run.photos_in, run.alts)]
+    run.links, findings = check_links(texts, run.links_policy)
+    return findings
+
+
 def check_alt_text(run: CheckRun) -> list[Finding]:
     return [
         Finding("alt_text_missing", BLOCK, f"Add a description (alt text) to {p.label} for people who cannot see it.", p.label)
@@ -133,15 +143,16 @@ CHECKS = [
     ("photos", check_photos),
     ("faces", check_faces_and_consent),
     ("text", check_text),
+    ("links", check_the_links),
     ("alt text", check_alt_text),
     ("text length", check_length),
 ]
 
 
 def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits,
-               faces: FaceContext | None, names: NameMatcher | None) -> CheckRun:
+               faces: FaceContext | None, names: NameMatcher | None, links: LinkPolicy | None) -> CheckRun:
     run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, faces=faces, names=names,
-                   cleaned_text=text)
+                   links_policy=links, cleaned_text=text)
     for name, check in CHECKS:
         try:
             run.findings += check(run)

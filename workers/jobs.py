@@ -11,6 +11,7 @@ from gateway.crypto import WrongKey
 from gateway.db import session_for, utcnow
 from gateway.publishers import publisher_for, outgoing_for
 from moderation import audit, lifecycle
+from moderation.link_rules import link_policy
 from moderation.findings import verdict
 from consent_registry.consent import consent_changes
 from consent_registry.registry import face_context, name_matcher, school_today
@@ -39,9 +40,9 @@ def check_post(post_id: int, attempt: int) -> None:
             photos = [PhotoIn(label, storage.get(settings.media, key), alt, regions)
                       for label, key, alt, regions in originals]
             faces = face_context(session, settings) if photos else None
-            names = name_matcher(session, settings)
+            names, links = name_matcher(session, settings), link_policy(session, settings)
             session.commit()
-            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces, names)
+            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces, names, links)
             _save(session, settings, post_id, attempt, run)
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)
@@ -55,7 +56,7 @@ def _save(session, settings, post_id, attempt, run) -> None:
         log.info("post %s was taken over while checking; result dropped", post_id)
         session.rollback()
         return
-    post.text_changes = run.text_changes
+    post.text_changes, post.links = run.text_changes, run.links
     for n, (image, photo) in enumerate(zip(post.images, run.photos)):
         image.clean_alt_text = run.alts[n] if n < len(run.alts) else None
         image.alt_changes = run.alt_changes[n] if n < len(run.alt_changes) else []

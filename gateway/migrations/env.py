@@ -4,6 +4,7 @@ from gateway.db import Base, engine_for
 import consent_registry.models  # noqa: F401  (the models register their tables)
 import gateway.models  # noqa: F401
 import moderation.audit  # noqa: F401
+import moderation.link_rules  # noqa: F401
 import moderation.models  # noqa: F401
 
 config = context.config
