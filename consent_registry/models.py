@@ -103,6 +103,7 @@ class Takedown(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default="required", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     requested_by: Mapped[str] = mapped_column(String(300))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from consent_registry.withdrawal import posts_featuring
 from gateway.webutil import db, queue_conn, registry_keeper, requires, settings
 from moderation.lifecycle import STATE_NAMES
 from workers import queues
+from workers.reconcile import release_takedowns
 
 log = logging.getLogger(__name__)
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -47,8 +48,14 @@ def _follow_up(consequences) -> None:
         except Exception:
             log.exception("could not enqueue rechecks")
     if consequences.takedowns:
+        automatic = settings().takedown_auto
         flash(f"{len(consequences.takedowns)} published post(s) feature this person and must be taken down; "
-              "the senior leaders have been told.", "warning")
+              + ("they are being taken down now and the senior leaders can see it." if automatic else
+                 "the senior leaders have been asked to take them down."), "warning")
+        try:
+            release_takedowns(settings(), db(), queue_conn())
+        except Exception:
+            log.exception("could not start takedowns; the reconciler will")
 
 
 @bp.get("/")

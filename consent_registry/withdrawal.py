@@ -35,7 +35,7 @@ def after_photo_consent_ended(session, person: Person, by, reason: str) -> Conse
     for post in posts_featuring(session, person, [lifecycle.PUBLISHED]):
         if session.scalar(select(Takedown).where(Takedown.post_id == post.id, Takedown.person_id == person.id)):
             continue
-        session.add(Takedown(post_id=post.id, person_id=person.id, reason=f"Photo consent {reason}.",
+        session.add(Takedown(post_id=post.id, person_id=person.id, reason=f"Photo consent ended for someone shown in it ({reason}).",
                              requested_by=audit.actor_label(by)))
         audit.record(session, by, "takedown_required", f"post:{post.id}", person=person.mis_id, reason=reason)
         result.takedowns.append(post.id)

@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import func, select
 
+from gateway.crypto import decrypt, encrypt
 from gateway.db import utcnow
 from gateway.models import PLATFORMS, Account, User
 from gateway.users import UserError
@@ -38,3 +39,27 @@ def confirm_account(session, account: Account, head: User) -> None:
         raise UserError(f"{account.label} is already confirmed")
     account.confirmed_by_id, account.confirmed_at = head.id, utcnow()
     audit.record(session, head, "account_confirmed", f"account:{account.id}", handle=account.handle)
+
+
+def credentials_of(account: Account, key: bytes):
+    """The account's X keys, decrypted; None if none are saved."""
+    from gateway.x_publisher import XCredentials
+
+    if account.credentials is None:
+        return None
+    return XCredentials.from_json(decrypt(key, account.credentials, f"account-credentials:{account.id}"))
+
+
+def save_credentials(session, account: Account, credentials, key: bytes, by) -> str:
+    """Check the keys with a harmless authenticated call, then store them encrypted; returns the X username."""
+    from gateway.x_publisher import XPublisher
+
+    if account.platform != "x":
+        raise UserError("only X accounts take keys")
+    username = XPublisher(credentials, account.handle, timeout=15).check_credentials()
+    if username.lower() != account.handle.lower():
+        raise UserError(f"these keys belong to @{username}, not @{account.handle}")
+    account.credentials = encrypt(key, credentials.to_json().encode(), f"account-credentials:{account.id}")
+    account.credentials_checked_at = utcnow()
+    audit.record(session, by, "account_credentials_saved", f"account:{account.id}", username=username)
+    return username

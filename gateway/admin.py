@@ -5,7 +5,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from gateway.accounts import add_account, confirm_account
+from gateway.accounts import add_account, confirm_account, save_credentials
+from gateway.publishers import PublishError
 from gateway.models import PLATFORMS, ROLE_NAMES, Account, User
 from gateway.users import UserError, create_user, generate_password, set_active
 from gateway.webutil import db, head, requires, settings
@@ -109,4 +110,26 @@ def remove_link_rule(rule_id):
     remove_rule(session, rule_id, current_user)
     session.commit()
     flash("Removed from the list.", "ok")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/accounts/<int:account_id>/credentials")
+@requires(head)
+def credentials(account_id):
+    """The head enters an X account's keys; they are checked with X, stored encrypted and never shown again."""
+    from gateway.x_publisher import XCredentials
+
+    session = db()
+    account = session.get(Account, account_id) or abort(404)
+    fields = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    values = {f: request.form.get(f, "").strip() for f in fields}
+    if not all(values.values()):
+        return _page(400, errors=["All four keys are needed (from the X developer portal, with read and write access)."])
+    try:
+        username = save_credentials(session, account, XCredentials(**values), settings().encryption_key, current_user)
+    except (UserError, PublishError) as exc:
+        session.rollback()
+        return _page(400, errors=[f"The keys were not saved: {exc}"])
+    session.commit()
+    flash(f"Keys saved and checked: they belong to @{username}.", "ok")
     return redirect(url_for("admin.index"))

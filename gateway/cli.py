@@ -337,6 +337,13 @@ def _after_consent_change(s, session, consequences):
             click.echo(f"the queue is not answering ({type(exc).__name__}); the worker's reconciler will pick them up")
     if consequences.takedowns:
         click.echo(f"published posts that must be taken down: {', '.join(map(str, consequences.takedowns))}")
+        from workers.reconcile import release_takedowns
+
+        try:
+            started = release_takedowns(s, session)
+            click.echo(f"takedowns started: {len(started)}")
+        except Exception as exc:
+            click.echo(f"the queue is not answering ({type(exc).__name__}); the worker's reconciler will start them")
 
 
 @people.command("import")

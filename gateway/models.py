@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import Base, UTCDateTime, utcnow
@@ -11,7 +11,7 @@ from gateway.db import Base, UTCDateTime, utcnow
 TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
 ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
 ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer"}
-PLATFORMS = ("archive",)
+PLATFORMS = ("archive", "x")
 
 
 class User(Base):
@@ -67,6 +67,8 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted with the instance key
+    credentials_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
 

@@ -14,6 +14,37 @@ from gateway import storage
 from gateway.db import utcnow
 
 
+class PublishError(Exception):
+    """Something went wrong; `plain` says what in words for the senior team, `detail` is X's own message."""
+
+    def __init__(self, plain: str, *, code: str = "", status: int | None = None, detail: str = ""):
+        super().__init__(plain)
+        self.plain = plain
+        self.code = code
+        self.status = status
+        self.detail = detail
+
+
+class PermanentError(PublishError):
+    """A person must fix something (credentials, account, content) before trying again: publish_failed."""
+
+
+class RetryLater(PublishError):
+    """Rate limited: re-enqueue at `retry_at` (UTC). Nothing was published."""
+
+    def __init__(self, plain: str, *, retry_at: datetime, **kwargs):
+        super().__init__(plain, **kwargs)
+        self.retry_at = retry_at
+
+
+class Ambiguous(PublishError):
+    """The create request was sent and its answer lost: X may or may not have the post. Call find() first."""
+
+
+class Transient(PublishError):
+    """A temporary fault while nothing had been published (or while looking): safe to retry with backoff."""
+
+
 @dataclass
 class OutgoingPhoto:
     data: bytes
@@ -51,12 +82,23 @@ def outgoing_for(publication, settings) -> Outgoing:
 class ArchivePublisher:
     """Writes each post to a folder of its own and keeps an HTML page listing everything published."""
 
+    can_delete = True
+
     def __init__(self, folder: Path, base_url: str = "/archive/"):
         self.folder = folder
         self.posts = folder / "posts"
         self.base_url = base_url
 
+    def validate(self, outgoing: Outgoing) -> list[str]:
+        problems = [] if outgoing.text.strip() or outgoing.photos else ["The post has no text and no photo."]
+        problems += [f"Photo {n} is not a JPEG or PNG." for n, p in enumerate(outgoing.photos, 1)
+                     if p.format not in ("JPEG", "PNG")]
+        return problems
+
     def publish(self, outgoing: Outgoing) -> Published:
+        problems = self.validate(outgoing)
+        if problems:
+            raise PermanentError(" ".join(problems), code="invalid")
         self.posts.mkdir(parents=True, exist_ok=True)
         final = self.posts / outgoing.key
         if final.exists():
@@ -121,6 +163,16 @@ def _write_page(path: Path, title: str, body: str) -> None:
 
 
 def publisher_for(account, settings):
+    """The publisher of an account; X's credentials are decrypted with the instance key."""
     if account.platform == "archive":
         return ArchivePublisher(settings.archive / account.handle, f"/archive/{account.handle}/")
+    if account.platform == "x":
+        from gateway.accounts import credentials_of
+        from gateway.x_publisher import XPublisher
+
+        credentials = credentials_of(account, settings.encryption_key)
+        if credentials is None:
+            raise PermanentError(f"No X keys are saved for {account.label}; the headteacher must add them.",
+                                 code="credentials")
+        return XPublisher(credentials, account.handle, timeout=max(5.0, settings.publish_timeout / 12))
     raise ValueError(f"no publisher for platform {account.platform!r}")

@@ -72,6 +72,7 @@ class Settings:
     max_photos: int
     check_timeout: int
     publish_timeout: int
+    publish_lookup_delay: int
     approval_hours: int
     reconcile_seconds: int
     retention_days: int
@@ -85,6 +86,7 @@ class Settings:
     names_include_staff: bool = False
     school_domains: tuple[str, ...] = ()
     link_expand: bool = False
+    takedown_auto: bool = True
     safe_browsing_url: str | None = None
     safe_browsing_key: str | None = field(default=None, repr=False)
     timezone: str = "Europe/London"
@@ -151,6 +153,7 @@ def load(environ=None) -> Settings:
         max_photos=_int(env, "MAX_PHOTOS", 4),
         check_timeout=_int(env, "CHECK_TIMEOUT", 600),
         publish_timeout=_int(env, "PUBLISH_TIMEOUT", 120),
+        publish_lookup_delay=_int(env, "PUBLISH_LOOKUP_DELAY", 90, minimum=0),
         approval_hours=_int(env, "APPROVAL_HOURS", 72),
         reconcile_seconds=_int(env, "RECONCILE_SECONDS", 60),
         retention_days=_int(env, "RETENTION_DAYS", 30),
@@ -160,6 +163,7 @@ def load(environ=None) -> Settings:
         face_upsample=_int(env, "FACE_UPSAMPLE", 1, minimum=0),
         face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
         school_domains=_domains(env),
+        takedown_auto=_choice(env, "TAKEDOWN_AUTO", "yes", ("yes", "no")) == "yes",
         link_expand=_choice(env, "LINK_EXPAND", "no", ("yes", "no")) == "yes",
         safe_browsing_url=env.get("SAFE_BROWSING_URL") or None,
         safe_browsing_key=env.get("SAFE_BROWSING_KEY") or None,

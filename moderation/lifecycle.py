@@ -61,6 +61,9 @@ TRANSITIONS = {
     "expire_approval": ({APPROVED, SCHEDULED, PUBLISH_FAILED}, AWAITING_REVIEW),
     "take_down": ({PUBLISHED}, TAKEN_DOWN),
     "recheck": ({CHECKING, AWAITING_REVIEW, APPROVED, SCHEDULED}, SUBMITTED),
+    "cancel_approval": ({APPROVED, SCHEDULED}, AWAITING_REVIEW),
+    "reschedule": ({APPROVED, SCHEDULED}, SCHEDULED),
+    "release": ({APPROVED, SCHEDULED}, APPROVED),
 }
 EDITABLE = {DRAFT, CHANGES_REQUESTED, REJECTED, AWAITING_REVIEW, CHECK_FAILED}
 
@@ -194,6 +197,18 @@ def expire_approval(post) -> None:
     _move(post, "expire_approval")
     post.approved_hash = post.approved_by_id = post.approved_at = None
     post.reason = "The approval expired before the post was published; it needs approving again."
+
+
+def cancel_approval(post) -> None:
+    """SMT stops an approved or scheduled post before it goes out; it waits for a decision again."""
+    _move(post, "cancel_approval")
+    post.approved_hash = post.approved_by_id = post.approved_at = None
+
+
+def reschedule(post, when: datetime, now: datetime | None = None) -> None:
+    """A new publish time for approved content: scheduled if it is in the future, due now otherwise."""
+    _move(post, "reschedule" if when > (now or utcnow()) else "release")
+    post.publish_at = when
 
 
 def take_down(post, reason: str) -> None:

@@ -171,3 +171,79 @@ def audit_log():
     session = db()
     entries = session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(300)).all()
     return render_template("audit.html", entries=entries, check=audit.verify(session))
+
+
+def _local_time(value: str):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(settings().timezone))
+
+
+@bp.post("/review/<int:post_id>/schedule")
+@requires(reviewer)
+def reschedule(post_id):
+    """Move a scheduled or approved post to another time (its approval stands: the content is unchanged)."""
+    session, post = db(), load_post(post_id)
+    try:
+        lifecycle.reschedule(post, _local_time(request.form.get("publish_at", "")))
+    except ValueError:
+        flash("Give a date and time.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    except lifecycle.InvalidTransition as exc:
+        flash(f"Not done: {exc}.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    when = post.publish_at
+    audit.record(session, current_user, "rescheduled", f"post:{post.id}", publish_at=when)
+    session.commit()
+    _enqueue_publications(post)
+    flash("Rescheduled.", "ok")
+    return redirect(url_for("review.page", post_id=post_id))
+
+
+@bp.post("/review/<int:post_id>/cancel")
+@requires(reviewer)
+def cancel(post_id):
+    session, post = db(), load_post(post_id)
+    try:
+        lifecycle.cancel_approval(post)
+    except lifecycle.InvalidTransition as exc:
+        flash(f"Not done: {exc}.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    for pub in post.publications:
+        if pub.state == "pending":
+            pub.state = "cancelled"
+    audit.record(session, current_user, "publishing_cancelled", f"post:{post.id}")
+    session.commit()
+    flash("Publishing cancelled; the post waits for a decision again.", "ok")
+    return redirect(url_for("review.page", post_id=post_id))
+
+
+@bp.post("/review/<int:post_id>/take-down")
+@requires(reviewer)
+def take_down(post_id):
+    """SMT removes a published post (policy §6.4), with a reason; or confirms a takedown the registry asked for."""
+    session, post = db(), load_post(post_id)
+    reason = request.form.get("reason", "").strip()
+    required = session.scalars(select(Takedown).where(Takedown.post_id == post.id, Takedown.state == "required")).all()
+    if post.state != lifecycle.PUBLISHED:
+        flash("Only a published post can be taken down.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    if not required and not reason:
+        flash("Say why it is being taken down.", "error")
+        return redirect(url_for("review.page", post_id=post_id)), 303
+    takedowns = required or [Takedown(post_id=post.id, reason=reason, requested_by=audit.actor_label(current_user))]
+    for takedown in takedowns:
+        takedown.state = "pending"
+        session.add(takedown)
+    session.flush()
+    audit.record(session, current_user, "takedown_requested", f"post:{post.id}",
+                 reason=reason or "; ".join(t.reason for t in required))
+    session.commit()
+    try:
+        for takedown in takedowns:
+            queues.enqueue_takedown(settings(), takedown.id, takedown.attempts, None, queue_conn())
+    except Exception:
+        log.exception("could not enqueue takedown of post %s", post.id)
+    flash("Taking it down now.", "ok")
+    return redirect(url_for("review.page", post_id=post_id))

@@ -21,6 +21,8 @@ from gateway.db import Base, engine_for, session_for, upgrade
 from gateway.demo import seed_if_empty
 from workers import embedded
 
+pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several modules, set up once
+
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 BACKENDS = ["embedded"] + (["services"] if SERVICES else [])
 REAL_SERVICES = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL")}
@@ -134,7 +136,22 @@ def login(app, school):
 
 @pytest.fixture
 def work(settings):
-    """Run a real rq worker until the queues are empty."""
+    """Run a real rq worker (forking a work horse per job) until the queues are empty."""
     from workers.worker import run
 
     return lambda: run(settings, burst=True)
+
+
+@pytest.fixture
+def work_here(settings):
+    """Run rq's SimpleWorker in this process until the queues are empty: for jobs that talk to the X emulator,
+    whose state must be seen by the test."""
+    from rq import SimpleWorker
+
+    from workers import queues
+
+    def work():
+        conn = queues.connection(settings)
+        SimpleWorker([queues.CHECKS, queues.PUBLISH], connection=conn).work(burst=True, with_scheduler=True)
+
+    return work

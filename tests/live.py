@@ -1,8 +1,6 @@
 """Fixtures for browser tests: the real app served by waitress, a real worker process, and headless Chromium.
 
-Import the fixtures into a test module explicitly:
-
-    from tests.live import chromium, live_server, browser_page  # noqa: F401
+conftest.py loads this module as a plugin (pytest_plugins), so its fixtures exist once per session.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import browser_page, chromium, live_server, log_in, log_out, reload_until  # noqa: F401
+from tests.live import log_in, log_out, reload_until
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.live import browser_page, chromium, live_server, log_in, log_out, reload_until  # noqa: F401
-from tests.registry import registry  # noqa: F401
+from tests.live import log_in, log_out, reload_until
 from tests.shared_fixtures import fixture_path
 from tests.test_browser import open_for_review
 from tests.test_photos import ALLOWED_TAGS, exiftool_tags

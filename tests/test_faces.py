@@ -15,7 +15,7 @@ from consent_registry.registry import face_context, school_today
 from gateway.crypto import WrongKey
 from gateway.db import session_for
 from moderation.models import Post
-from tests.registry import context, registry  # noqa: F401  (fixture)
+from tests.registry import context
 from tests.shared_fixtures import fixture_path
 from workers.checks import PhotoIn, run_checks
 from workers.links import LinkPolicy

@@ -43,6 +43,9 @@ ACTIONS = {
     "expire_approval": lifecycle.expire_approval,
     "take_down": lambda p: lifecycle.take_down(p, "parent asked"),
     "recheck": lambda p: lifecycle.recheck(p, "consent withdrawn"),
+    "cancel_approval": lifecycle.cancel_approval,
+    "reschedule": lambda p: lifecycle.reschedule(p, utcnow() + timedelta(days=1)),
+    "release": lambda p: lifecycle.reschedule(p, utcnow() - timedelta(minutes=1)),
 }
 
 

@@ -9,11 +9,12 @@ from gateway import settings as settings_module
 from gateway import storage
 from gateway.crypto import WrongKey
 from gateway.db import session_for, utcnow
-from gateway.publishers import publisher_for, outgoing_for
+from gateway.publishers import PermanentError, RetryLater, Transient, outgoing_for, publisher_for
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
 from moderation.findings import verdict
 from consent_registry.consent import consent_changes
+from consent_registry.models import Takedown
 from consent_registry.registry import face_context, name_matcher, school_today
 from moderation.models import FindingRow, ImageFace, Post, Publication
 from workers import queues
@@ -22,6 +23,7 @@ from workers.photos import PhotoLimits
 
 log = logging.getLogger(__name__)
 LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its work back
+MAX_ATTEMPTS = 8
 
 
 def check_post(post_id: int, attempt: int) -> None:
@@ -96,6 +98,9 @@ def publish(publication_id: int) -> None:
             log.info("publication %s is not pending; skipped", publication_id)
             return
         post = pub.post
+        if post.publish_at and post.publish_at > utcnow() + timedelta(seconds=5):
+            log.info("publication %s is due at %s; skipped", publication_id, post.publish_at)
+            return
         changes = consent_changes(session, post, school_today(settings))
         if changes:
             _send_back(session, settings, post, changes)
@@ -106,22 +111,60 @@ def publish(publication_id: int) -> None:
             log.warning("publication %s not started: %s", publication_id, exc)
             session.rollback()
             return
+        try:
+            publisher = publisher_for(pub.account, settings)
+            outgoing = outgoing_for(pub, settings)
+            problems = publisher.validate(outgoing)
+            if problems:
+                raise PermanentError(" ".join(problems), code="invalid")
+        except PermanentError as exc:
+            _failed(session, pub, exc)
+            return
         pub.state, pub.attempts = "publishing", pub.attempts + 1
         pub.lease_until = utcnow() + timedelta(seconds=settings.publish_timeout + LEASE_GRACE)
-        publisher = publisher_for(pub.account, settings)
-        outgoing = outgoing_for(pub, settings)
         session.commit()  # the claim: from here a crash leaves it for the reconciler to look up
         try:
             result = publisher.publish(outgoing)
-        except Exception as exc:
-            log.exception("publishing %s failed", publication_id)
-            pub.state, pub.error, pub.lease_until = "failed", str(exc), None
-            lifecycle.fail_publishing(post, f"{pub.account.label}: {exc}")
-            audit.record(session, "worker", "publish_failed", f"post:{post.id}", account=pub.account.label, error=str(exc))
+        except RetryLater as exc:
+            _again(session, settings, pub, exc, exc.retry_at)
+        except Transient as exc:
+            _again(session, settings, pub, exc, utcnow() + backoff(pub.attempts))
+        except PermanentError as exc:
+            _failed(session, pub, exc)
+        except Exception as exc:  # Ambiguous, or anything unforeseen after the claim: look before trying again
+            log.warning("publishing %s: outcome unknown (%s)", publication_id, exc)
+            pub.state, pub.error = "unknown", str(exc)
+            pub.lease_until = utcnow() + timedelta(seconds=settings.publish_lookup_delay)
+            audit.record(session, "worker", "publish_outcome_unknown", f"post:{post.id}", account=pub.account.label,
+                         error=str(exc))
             session.commit()
-            return
-        record_published(session, pub, result)
-        session.commit()
+        else:
+            record_published(session, pub, result)
+            session.commit()
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=30 * 2 ** min(attempts, 6))
+
+
+def _again(session, settings, pub, exc, when) -> None:
+    """Nothing was published; try again at `when` (a re-enqueued job, never a sleeping worker)."""
+    if pub.attempts >= MAX_ATTEMPTS:
+        _failed(session, pub, PermanentError(f"{exc} It has now failed {pub.attempts} times; try again later.",
+                                             code="gave_up"))
+        return
+    pub.state, pub.error, pub.lease_until = "pending", str(exc), None
+    audit.record(session, "worker", "publish_retry", f"post:{pub.post_id}", account=pub.account.label,
+                 at=when, error=str(exc))
+    session.commit()
+    queues.enqueue_publish(settings, pub.id, pub.attempts, when)
+
+
+def _failed(session, pub, exc) -> None:
+    pub.state, pub.error, pub.lease_until = "failed", str(exc), None
+    lifecycle.fail_publishing(pub.post, f"{pub.account.label}: {exc}")
+    audit.record(session, "worker", "publish_failed", f"post:{pub.post_id}", account=pub.account.label, error=str(exc))
+    session.commit()
 
 
 def _send_back(session, settings, post, changes) -> None:
@@ -141,3 +184,48 @@ def record_published(session, pub: Publication, result) -> None:
                  platform_id=result.platform_id, url=result.url)
     if all(p.state == "published" for p in post.publications):
         lifecycle.finish_publishing(post)
+
+
+def take_down(takedown_id: int) -> None:
+    """Delete a published post from every account it went to; retried like publishing."""
+    settings = settings_module.load()
+    with session_for(settings.database_url) as session:
+        takedown = session.get(Takedown, takedown_id, with_for_update=True)
+        if takedown is None or takedown.state != "pending":
+            return
+        takedown.attempts += 1
+        post = session.get(Post, takedown.post_id)
+        for pub in [p for p in post.publications if p.state == "published"]:
+            try:
+                publisher = publisher_for(pub.account, settings)
+                if not publisher.can_delete:
+                    _takedown_ends(session, takedown, "manual", f"Remove it by hand on {pub.account.label}: {pub.platform_url}")
+                    return
+                publisher.delete(pub.platform_id)
+            except (RetryLater, Transient) as exc:
+                if takedown.attempts >= MAX_ATTEMPTS:
+                    _takedown_ends(session, takedown, "failed", str(exc))
+                    return
+                takedown.error = str(exc)
+                when = exc.retry_at if isinstance(exc, RetryLater) else utcnow() + backoff(takedown.attempts)
+                session.commit()
+                queues.enqueue_takedown(settings, takedown.id, takedown.attempts, when)
+                return
+            except PermanentError as exc:
+                _takedown_ends(session, takedown, "failed", str(exc))
+                return
+            pub.state, pub.removed_at = "removed", utcnow()
+            audit.record(session, "worker", "removed", f"post:{post.id}", account=pub.account.label,
+                         platform_id=pub.platform_id, requested_by=takedown.requested_by, reason=takedown.reason)
+            session.commit()
+        if post.state == lifecycle.PUBLISHED:
+            lifecycle.take_down(post, takedown.reason)
+        _takedown_ends(session, takedown, "done", None)
+
+
+def _takedown_ends(session, takedown, state: str, error: str | None) -> None:
+    takedown.state, takedown.error = state, error
+    takedown.done_at = utcnow() if state == "done" else None
+    audit.record(session, "worker", f"takedown_{state}", f"post:{takedown.post_id}", requested_by=takedown.requested_by,
+                 reason=takedown.reason, error=error)
+    session.commit()

@@ -63,3 +63,13 @@ def enqueue_publish(settings, publication_id: int, attempt: int, at: datetime | 
         q.enqueue_at(at, "workers.jobs.publish", publication_id, **options)
     else:
         q.enqueue("workers.jobs.publish", publication_id, ttl=7 * DAY, **options)
+
+
+def enqueue_takedown(settings, takedown_id: int, attempt: int, at: datetime | None = None, conn=None) -> None:
+    q = queue(settings, PUBLISH, conn)
+    options = dict(job_id=f"takedown-{takedown_id}-{attempt}", job_timeout=settings.publish_timeout,
+                   result_ttl=DAY, failure_ttl=30 * DAY, retry=Retry(max=3, interval=[30, 120, 600]))
+    if at is not None:
+        q.enqueue_at(at, "workers.jobs.take_down", takedown_id, **options)
+    else:
+        q.enqueue("workers.jobs.take_down", takedown_id, ttl=7 * DAY, **options)

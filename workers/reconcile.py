@@ -12,8 +12,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
+from consent_registry.models import Takedown
 from gateway.db import session_for, utcnow
-from gateway.publishers import outgoing_for, publisher_for
+from gateway.publishers import PublishError, outgoing_for, publisher_for
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
 from workers import jobs, queues
@@ -28,11 +29,12 @@ class Report:
     publications_requeued: list[int] = field(default_factory=list)
     publications_found: list[int] = field(default_factory=list)
     approvals_expired: list[int] = field(default_factory=list)
+    takedowns_started: list[int] = field(default_factory=list)
 
     def __str__(self):
         return (f"checks re-queued: {len(self.checks_requeued)}, publications re-queued: "
                 f"{len(self.publications_requeued)}, found already published: {len(self.publications_found)}, "
-                f"approvals expired: {len(self.approvals_expired)}")
+                f"approvals expired: {len(self.approvals_expired)}, takedowns started: {len(self.takedowns_started)}")
 
 
 def _job_alive(conn, job_id: str) -> bool:
@@ -73,7 +75,7 @@ def reconcile(settings) -> Report:
                 report.approvals_expired.append(post.id)
 
         publications = select(Publication).join(Post).where(
-            Publication.state.in_(["pending", "publishing"]), Post.state.in_(waiting + [lifecycle.PUBLISHING])
+            Publication.state.in_(["pending", "publishing", "unknown"]), Post.state.in_(waiting + [lifecycle.PUBLISHING])
         )
         for pub in session.scalars(publications):
             if pub.state == "pending":
@@ -83,12 +85,37 @@ def reconcile(settings) -> Report:
                     report.publications_requeued.append(pub.id)
             elif pub.lease_until is None or pub.lease_until < now:
                 _resolve_unknown(session, settings, pub, report, conn)
+        report.takedowns_started = release_takedowns(settings, session, conn)
     return report
 
 
+def release_takedowns(settings, session, conn=None) -> list[int]:
+    """Start required takedowns when the school lets them run without SMT, and any pending one whose job is lost."""
+    conn = conn or queues.connection(settings)
+    started = []
+    for takedown in session.scalars(select(Takedown).where(Takedown.state.in_(["required", "pending"]))):
+        if takedown.state == "required":
+            if not settings.takedown_auto:
+                continue
+            takedown.state = "pending"
+            session.commit()
+        elif _job_alive(conn, f"takedown-{takedown.id}-{takedown.attempts}"):
+            continue
+        queues.enqueue_takedown(settings, takedown.id, takedown.attempts, None, conn)
+        started.append(takedown.id)
+    return started
+
+
 def _resolve_unknown(session, settings, pub, report, conn) -> None:
-    """A publish job died after claiming: look before publishing again."""
-    found = publisher_for(pub.account, settings).find(outgoing_for(pub, settings))
+    """A publish job died after claiming, or lost X's answer: look before publishing again."""
+    try:
+        found = publisher_for(pub.account, settings).find(outgoing_for(pub, settings))
+    except PublishError as exc:  # not certain either way: look again next round
+        log.warning("could not look for publication %s: %s", pub.id, exc)
+        pub.state, pub.error = "unknown", str(exc)
+        pub.lease_until = utcnow() + timedelta(seconds=60)
+        session.commit()
+        return
     if found:
         jobs.record_published(session, pub, found)
         report.publications_found.append(pub.id)
