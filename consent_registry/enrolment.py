@@ -7,7 +7,6 @@ from datetime import date
 import face_recognition
 
 from consent_registry.consent import biometric_status
-from consent_registry.detection import make_detector
 from consent_registry.faces import FaceSettings, decode
 from consent_registry.matching import seal
 from consent_registry.models import FaceTemplate, Person
@@ -30,7 +29,7 @@ def enrol(session, person: Person, photos: list[tuple[str, bytes]], key: bytes, 
     if not photos or len(person.templates) + len(photos) > MAX_TEMPLATES:
         raise EnrolmentError(f"A person can have 1 to {MAX_TEMPLATES} enrolment photos; "
                              f"{person.display_name} has {len(person.templates)} and {len(photos)} were given.")
-    detector = make_detector(face_settings.detector, **face_settings.detector_options)
+    detector = face_settings.make_detector()
     encodings = []
     for name, data in photos:
         clean = clean_photo(data, name, PhotoLimits())

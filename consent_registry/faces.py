@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import face_recognition
@@ -11,12 +11,16 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from consent_registry.consent import Status
-from consent_registry.detection import MIN_ENCODABLE_PX, make_detector
+from consent_registry.detection import MIN_ENCODABLE_PX, encoding_box, make_detector
 from consent_registry.matching import Gallery
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
 from workers.photos import PhotoLimits, rebuild
 
 CONSENTED, NO_CONSENT, UNIDENTIFIED = "consented", "no_consent", "unidentified"
+# The smallest face each detector found on a 2048 px canvas of faces at decreasing sizes
+# (tests/test_faces.py::test_smallest_face_found_with_the_default_settings measures the default;
+# tests/test_detection.py the recall of each detector per size).
+SMALLEST_FOUND_PX = {"hog, upsample 1": 36, "hog, upsample 2": 16, "centerface": 16}
 OBSCURE, BLOCK_POLICY = "obscure", "block"
 FILL = (96, 96, 96)
 
@@ -25,16 +29,25 @@ FILL = (96, 96, 96)
 class FaceSettings:
     tolerance: float = 0.5
     margin: float = 0.06
-    detector: str = "hog"
-    detector_options: dict = field(default_factory=dict)
+    detector: str = "hog"           # "hog" (face_recognition's) or "centerface"
+    upsample: int = 2               # HOG: 2 finds faces down to 16 px; 1 misses those under about 30 px
+    threshold: float = 0.5          # CenterFace's confidence
     policy: str = OBSCURE           # what happens to faces without consent: "obscure" or "block"
     enlarge: float = 0.4            # the fill covers the box grown by this fraction (at least 0.3)
 
+    @property
+    def description(self) -> str:
+        return f"hog, upsample {self.upsample}" if self.detector == "hog" else self.detector
+
+    def make_detector(self):
+        if self.detector == "hog":
+            return make_detector("hog", upsample=self.upsample)
+        return make_detector(self.detector, threshold=self.threshold)
+
     @classmethod
     def from_settings(cls, settings) -> "FaceSettings":
-        options = {"upsample": settings.face_upsample} if settings.face_detector == "hog" else {}
         return cls(tolerance=settings.face_tolerance, margin=settings.face_margin, detector=settings.face_detector,
-                   detector_options=options, policy=settings.face_policy)
+                   upsample=settings.face_upsample, threshold=settings.face_threshold, policy=settings.face_policy)
 
 
 @dataclass
@@ -91,9 +104,12 @@ def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits:
     if manual_regions:
         img = obscure(img, manual_regions, 0.0)
     rgb = np.asarray(img)
-    boxes = make_detector(settings.detector, **settings.detector_options).detect(rgb)
-    small = [min(b[2] - b[0], b[1] - b[3]) < MIN_ENCODABLE_PX for b in boxes]
-    encodable = [b for b, s in zip(boxes, small) if not s]
+    detector = settings.make_detector()
+    boxes = detector.detect(rgb)
+    # face_recognition encodes from dlib-shaped boxes; CenterFace's are taller, so they are reshaped first
+    shaped = [encoding_box(b) for b in boxes] if detector.name == "centerface" else boxes
+    small = [b[2] - b[0] < MIN_ENCODABLE_PX for b in shaped]
+    encodable = [b for b, s in zip(shaped, small) if not s]
     encodings = face_recognition.face_encodings(rgb, known_face_locations=encodable) if encodable else []
     matches = iter(context.gallery.match(encodings, settings.tolerance, settings.margin))
     faces, reasons = [], Counter()

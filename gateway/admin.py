@@ -133,3 +133,15 @@ def credentials(account_id):
     session.commit()
     flash(f"Keys saved and checked: they belong to @{username}.", "ok")
     return redirect(url_for("admin.index"))
+
+
+@bp.get("/settings")
+@requires(head)
+def settings_page():
+    """What the gateway is set to do (from the environment; secrets are never shown)."""
+    from consent_registry.detection import MIN_ENCODABLE_PX
+    from consent_registry.faces import SMALLEST_FOUND_PX, FaceSettings
+
+    faces = FaceSettings.from_settings(settings())
+    return render_template("settings.html", s=settings(), faces=faces, smallest=SMALLEST_FOUND_PX[faces.description],
+                           min_encodable=MIN_ENCODABLE_PX)

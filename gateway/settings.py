@@ -81,7 +81,8 @@ class Settings:
     face_tolerance: float = 0.5
     face_margin: float = 0.06
     face_detector: str = "hog"
-    face_upsample: int = 1
+    face_upsample: int = 2
+    face_threshold: float = 0.5
     face_policy: str = "obscure"
     names_include_staff: bool = False
     school_domains: tuple[str, ...] = ()
@@ -160,7 +161,8 @@ def load(environ=None) -> Settings:
         face_tolerance=_float(env, "FACE_TOLERANCE", 0.5, 0.2, 0.6),
         face_margin=_float(env, "FACE_MARGIN", 0.06, 0.0, 0.3),
         face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
-        face_upsample=_int(env, "FACE_UPSAMPLE", 1, minimum=0),
+        face_upsample=_int(env, "FACE_UPSAMPLE", 2, minimum=0),
+        face_threshold=_float(env, "FACE_THRESHOLD", 0.5, 0.1, 0.9),
         face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
         school_domains=_domains(env),
         takedown_auto=_choice(env, "TAKEDOWN_AUTO", "yes", ("yes", "no")) == "yes",

@@ -287,3 +287,29 @@ def test_smt_reschedules_and_cancels_a_scheduled_post(login, work, fetch, settin
     assert post.state == "awaiting_review" and post.publications[0].state == "cancelled"
     jobs.publish(post.publications[0].id)  # the old job fires: nothing happens
     assert fetch(Post, post_id).state == "awaiting_review"
+
+
+def test_with_takedown_auto_off_a_senior_leader_confirms(registry, login, work, fetch, settings):
+    from dataclasses import replace
+
+    from consent_registry.consent import withdraw
+    from workers.reconcile import release_takedowns
+
+    teacher, smt = login("teacher"), login("smt")
+    data = {"text": "Our visitor", "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
+            "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
+    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    work()
+    smt.post(f"/review/{post_id}/approve")
+    work()
+    manual = replace(settings, takedown_auto=False)
+    with session_for(settings.database_url) as session:
+        withdraw(session, session.get(Person, registry["P001"]), "social", "test", school_today(settings))
+        session.commit()
+        assert release_takedowns(manual, session) == []
+    assert fetch(Takedown, 1).state == "required"
+    assert "must come down" in smt.get("/review").get_data(as_text=True)
+    assert "The registry asks for this post to come down" in smt.get(f"/review/{post_id}").get_data(as_text=True)
+    smt.post(f"/review/{post_id}/take-down")
+    work()
+    assert fetch(Takedown, 1).state == "done" and fetch(Post, post_id).state == "taken_down"

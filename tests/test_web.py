@@ -216,3 +216,9 @@ def test_head_adds_a_user_and_confirms_an_account(login, app, fetch, read):
     head.post(f"/admin/accounts/{account.id}/confirm")
     assert fetch(Account, account.id).confirmed_by.email == "head@demo.school"
     assert 'value="2"' in head.get("/posts/new").get_data(as_text=True)
+
+
+def test_the_settings_page_shows_the_face_detector_and_smallest_face(login):
+    page = login("head").get("/admin/settings").get_data(as_text=True)
+    assert "hog, upsample 2" in page and "16 pixels high" in page and "under 36 pixels" in page
+    assert login("smt").get("/admin/settings").status_code == 403
