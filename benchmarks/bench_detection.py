@@ -40,15 +40,6 @@ def _images() -> dict[str, np.ndarray]:
     }
 
 
-def _median_cpu_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        action()
-        times.append(time.process_time() - start)
-    return float(np.median(times))
-
-
 def _cold_seconds(detector, img) -> float:
     """One detection in a freshly forked process, as in an rq work horse (median of 3)."""
     times = []
@@ -84,8 +75,8 @@ def run(repeats: int = 5) -> list[dict]:
         row(f"HOG up2 vs HOG up1: {label}", median_seconds(lambda: hog2.detect(img), 3), base)
         if label.startswith("2048x1365 canvas, 20 faces of 22 px, plain"):
             row(f"CenterFace vs HOG up1, CPU seconds (all threads): {label}",
-                _median_cpu_seconds(lambda: cf.detect(img), repeats),
-                _median_cpu_seconds(lambda: hog1.detect(img), repeats))
+                median_seconds(lambda: cf.detect(img), repeats, clock=time.process_time),
+                median_seconds(lambda: hog1.detect(img), repeats, clock=time.process_time))
             row(f"CenterFace vs HOG up1, first detection in a forked process: {label}",
                 _cold_seconds(cf, img), _cold_seconds(hog1, img))
     return rows

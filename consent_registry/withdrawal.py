@@ -20,8 +20,8 @@ class Consequences:
 
 def posts_featuring(session, person: Person, states) -> list[Post]:
     """Posts with a photo in which this person was recognised."""
-    query = (select(Post).join(PostImage).join(ImageFace)
-             .where(ImageFace.person_id == person.id, Post.state.in_(states)).distinct())
+    featuring = select(PostImage.post_id).join(ImageFace).where(ImageFace.person_id == person.id)
+    query = select(Post).where(Post.id.in_(featuring), Post.state.in_(states)).order_by(Post.id)
     return list(session.scalars(query))
 
 

@@ -46,6 +46,12 @@ def page(post_id):
                            own=post.author_id == current_user.id)
 
 
+def _refused(post_id: int, message: str):
+    """Back to the review page with what was wrong; nothing was changed."""
+    flash(message, "error")
+    return redirect(url_for("review.page", post_id=post_id)), 303
+
+
 COLOURS = {"consented": (0, 140, 60), "no_consent": (200, 0, 30), "unidentified": (230, 120, 0)}
 
 
@@ -82,17 +88,14 @@ def obscure_region(post_id, position):
     try:
         left, top, width, height = (int(float(request.form.get(k, ""))) for k in ("left", "top", "width", "height"))
     except ValueError:
-        flash("Mark the area to obscure first (drag over the photo, or type its position and size).", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, "Mark the area to obscure first (drag over the photo, or type its position and size).")
     box = [max(0, top), min(image.width, left + width), min(image.height, top + height), max(0, left)]
     if box[1] <= box[3] or box[2] <= box[0]:
-        flash("That area is outside the photo.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, "That area is outside the photo.")
     try:
         lifecycle.recheck(post, "A senior leader obscured part of a photo; checked again.")
     except lifecycle.InvalidTransition as exc:
-        flash(f"Not done: {exc}.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, f"Not done: {exc}.")
     image.manual_regions = [*image.manual_regions, box]
     audit.record(session, current_user, "region_obscured", f"post:{post.id}", photo=position, box=box)
     session.commit()
@@ -139,8 +142,7 @@ def decide(post_id: int, action: str):
                     pub.state = "pending"
     except lifecycle.InvalidTransition as exc:
         session.rollback()
-        flash(f"Not done: {exc}.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, f"Not done: {exc}.")
     audit.record(session, current_user, action, f"post:{post.id}", **({"reason": reason.strip()} if reason.strip() else {}))
     session.commit()
     try:
@@ -188,11 +190,9 @@ def reschedule(post_id):
     try:
         lifecycle.reschedule(post, _local_time(request.form.get("publish_at", "")))
     except ValueError:
-        flash("Give a date and time.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, "Give a date and time.")
     except lifecycle.InvalidTransition as exc:
-        flash(f"Not done: {exc}.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, f"Not done: {exc}.")
     when = post.publish_at
     audit.record(session, current_user, "rescheduled", f"post:{post.id}", publish_at=when)
     session.commit()
@@ -208,8 +208,7 @@ def cancel(post_id):
     try:
         lifecycle.cancel_approval(post)
     except lifecycle.InvalidTransition as exc:
-        flash(f"Not done: {exc}.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, f"Not done: {exc}.")
     for pub in post.publications:
         if pub.state == "pending":
             pub.state = "cancelled"
@@ -227,11 +226,9 @@ def take_down(post_id):
     reason = request.form.get("reason", "").strip()
     required = session.scalars(select(Takedown).where(Takedown.post_id == post.id, Takedown.state == "required")).all()
     if post.state != lifecycle.PUBLISHED:
-        flash("Only a published post can be taken down.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, "Only a published post can be taken down.")
     if not required and not reason:
-        flash("Say why it is being taken down.", "error")
-        return redirect(url_for("review.page", post_id=post_id)), 303
+        return _refused(post_id, "Say why it is being taken down.")
     takedowns = required or [Takedown(post_id=post.id, reason=reason, requested_by=audit.actor_label(current_user))]
     for takedown in takedowns:
         takedown.state = "pending"

@@ -82,8 +82,8 @@ def test_the_fill_covers_the_box_enlarged_by_at_least_30_percent(settings, regis
     top, right, bottom, left = next(f["box"] for f in photo.faces if f["obscured"])
     grow_y, grow_x = int((bottom - top) * 0.15), int((right - left) * 0.15)
     pixels = np.asarray(Image.open(io.BytesIO(photo.data)).convert("RGB")).astype(int)
-    covered = pixels[top - grow_y:bottom + grow_y, left - grow_x:right + grow_x]
-    assert np.abs(covered - (96, 96, 96)).max() <= 12  # one flat colour (JPEG noise aside)
+    covered = np.abs(pixels[top - grow_y:bottom + grow_y, left - grow_x:right + grow_x] - (96, 96, 96))
+    assert covered.mean() < 2 and covered.max() <= 24  # one flat colour; JPEG rings a little at its edges
 
 
 def test_withdrawing_biometric_consent_deletes_templates_and_unidentifies(settings, registry):
