@@ -19,7 +19,7 @@ def main() -> None:
     ]
     for module in MODULES:
         for row in module.run():
-            lines.append(f"| {row['name']} | {row['seconds']:.4f} | {row['baseline_seconds']:.4f} | {row['ratio']:.2f} |")
+            lines.append(f"| {row['name']} | {row['seconds']:.3g} | {row['baseline_seconds']:.3g} | {row['ratio']:.2f} |")
             print(lines[-1], flush=True)
     out = Path(__file__).with_name("latest.md")
     out.write_text("\n".join(lines) + "\n")
