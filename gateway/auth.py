@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from gateway.users import authenticate
-from gateway.webutil import db
+from gateway.users import (
+    LOCKOUT_MINUTES, UserError, authenticate, change_password, login_subject, too_many_failures)
+from gateway.webutil import anyone, db, requires
 from moderation import audit
 
 bp = Blueprint("auth", __name__)
@@ -25,9 +26,13 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         session = db()
+        if too_many_failures(session, email):
+            flash(f"Too many wrong passwords for this account. Wait {LOCKOUT_MINUTES} minutes and try again, "
+                  "or ask the headteacher to check your account.", "error")
+            return render_template("login.html", email=email), 429
         user = authenticate(session, email, request.form.get("password", ""))
         if user is None:
-            audit.record(session, "anonymous", "login_failed", "login", email=email.strip().lower()[:254])
+            audit.record(session, "anonymous", "login_failed", login_subject(email))
             session.commit()
             flash("That e-mail and password do not match an active account.", "error")
             return render_template("login.html", email=email), 401
@@ -48,3 +53,21 @@ def logout():
 @bp.get("/")
 def home():
     return redirect(url_for("posts.mine") if current_user.is_authenticated else url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires(anyone)
+def password():
+    if request.method == "POST":
+        session = db()
+        try:
+            change_password(session, current_user, request.form.get("current", ""), request.form.get("new", ""),
+                            request.form.get("again", ""))
+        except UserError as exc:
+            session.rollback()
+            flash(f"Not changed: {exc}.", "error")
+            return render_template("password.html"), 400
+        session.commit()
+        flash("Your password is changed.", "ok")
+        return redirect(url_for("posts.mine"))
+    return render_template("password.html")

@@ -178,10 +178,12 @@ def detail(post_id):
                            can_edit=lifecycle.can_edit(post, current_user))
 
 
-@bp.post("/posts/<int:post_id>/withdraw")
+@bp.route("/posts/<int:post_id>/withdraw", methods=["GET", "POST"])
 @requires(anyone)
 def withdraw(post_id):
     post = load_post(post_id)
+    if request.method == "GET":  # a second tap confirms: it cannot be undone
+        return render_template("withdraw.html", post=post)
     try:
         lifecycle.withdraw(post, current_user)
     except lifecycle.InvalidTransition as exc:

@@ -6,7 +6,9 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from gateway.models import ROLES, User
 from moderation import audit
@@ -14,6 +16,7 @@ from moderation import audit
 _hasher = PasswordHasher()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_FAILURES, LOCKOUT_MINUTES = 10, 15
 # Spent on unknown e-mails too, so a login takes as long whether or not the account exists.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -61,3 +64,32 @@ def authenticate(session, email: str, password: str) -> User | None:
 def set_active(session, user: User, active: bool, by) -> None:
     user.active = active
     audit.record(session, by, "user_enabled" if active else "user_disabled", f"user:{user.id}", email=user.email)
+
+
+def login_subject(email: str) -> str:
+    """How the audit log names a log-in attempt (the audit subject holds 100 characters)."""
+    return f"login:{email.strip().lower()[:90]}"
+
+
+def too_many_failures(session, email: str) -> bool:
+    """Ten wrong passwords for one e-mail within 15 minutes hold that e-mail back for the rest of them."""
+    from gateway.db import utcnow
+
+    since = utcnow() - timedelta(minutes=LOCKOUT_MINUTES)
+    failures = session.scalar(select(func.count()).select_from(audit.AuditEntry).where(
+        audit.AuditEntry.action == "login_failed", audit.AuditEntry.subject == login_subject(email),
+        audit.AuditEntry.at >= since))
+    return failures >= MAX_FAILURES
+
+
+def change_password(session, user: User, current: str, new: str, again: str) -> None:
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise UserError("the current password is not right") from None
+    if new != again:
+        raise UserError("the two new passwords are not the same")
+    if len(new) < MIN_PASSWORD:
+        raise UserError(f"the new password must be at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(new)
+    audit.record(session, user, "password_changed", f"user:{user.id}")

@@ -145,3 +145,14 @@ def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period
     assert read(lambda s: s.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "originals_deleted"))) == 1
     assert purge_originals(settings, now=utcnow() + timedelta(days=60)) == []
+
+
+def test_unconfirmed_import_previews_are_deleted_after_a_day(settings):
+    from workers.purge import purge_import_previews
+
+    folder = settings.instance / "imports"
+    folder.mkdir(exist_ok=True)
+    (folder / "abc.csv").write_text("mis_id\n")
+    assert purge_import_previews(settings) == 0
+    assert purge_import_previews(settings, now=utcnow() + timedelta(days=2)) == 1
+    assert not (folder / "abc.csv").exists()

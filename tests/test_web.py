@@ -222,3 +222,39 @@ def test_the_settings_page_shows_the_face_detector_and_smallest_face(login):
     page = login("head").get("/admin/settings").get_data(as_text=True)
     assert "hog, upsample 2" in page and "16 pixels high" in page and "under 36 pixels" in page
     assert login("smt").get("/admin/settings").status_code == 403
+
+
+def test_a_user_changes_their_password(login, app, school):
+    from tests.client import Client
+
+    teacher = login("teacher")
+    wrong = teacher.post("/account/password", {"current": "nope", "new": "a-new-password", "again": "a-new-password"})
+    assert wrong.status_code == 400 and "the current password is not right" in wrong.get_data(as_text=True)
+    short = teacher.post("/account/password", {"current": school["teacher"], "new": "short", "again": "short"})
+    assert short.status_code == 400 and "at least 10 characters" in short.get_data(as_text=True)
+    ok = teacher.post("/account/password", {"current": school["teacher"], "new": "a-new-password",
+                                             "again": "a-new-password"})
+    assert ok.status_code == 302
+    Client(app).login("teacher@demo.school", "a-new-password")
+
+
+def test_ten_wrong_passwords_hold_the_account_back(app, school):
+    from tests.client import Client
+
+    client = Client(app)
+    client.get("/login")
+    for _ in range(10):
+        assert client.post("/login", {"email": "smt@demo.school", "password": "guess"}).status_code == 401
+    held = client.post("/login", {"email": "smt@demo.school", "password": school["smt"]})
+    assert held.status_code == 429 and "Too many wrong passwords" in held.get_data(as_text=True)
+    Client(app).login("teacher@demo.school", school["teacher"])  # other accounts are not affected
+
+
+def test_withdrawing_asks_once_more(login, fetch):
+    teacher = login("teacher")
+    post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
+    page = teacher.get(f"/posts/{post_id}/withdraw").get_data(as_text=True)
+    assert "Withdraw post" in page and "Yes, withdraw it" in page
+    assert fetch(Post, post_id).state == "submitted"
+    teacher.post(f"/posts/{post_id}/withdraw")
+    assert fetch(Post, post_id).state == "withdrawn"

@@ -33,3 +33,13 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
             session.commit()
             purged.append(post.id)
     return purged
+
+
+def purge_import_previews(settings, now: datetime | None = None) -> int:
+    """Uploaded MIS files waiting for a confirmation that never came are deleted after a day."""
+    folder = settings.instance / "imports"
+    cutoff = ((now or utcnow()) - timedelta(days=1)).timestamp()
+    stale = [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

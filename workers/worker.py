@@ -8,7 +8,7 @@ from rq import Worker
 from consent_registry.registry import name_matcher
 from gateway.db import session_for
 from workers import queues
-from workers.purge import purge_originals
+from workers.purge import purge_import_previews, purge_originals
 from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ class GatewayWorker(Worker):
             log.info("reconciled: %s", reconcile(self.settings))
             with session_for(self.settings.database_url) as session:
                 name_matcher(session, self.settings)  # built here, so every forked job finds it ready
+            purge_import_previews(self.settings)
             purged = purge_originals(self.settings)
             if purged:
                 log.info("originals deleted for posts %s", purged)
