@@ -305,6 +305,8 @@ def run():
     try:
         _serve(s)
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second Ctrl-C must not cut the shutdown short
+            signal.signal(sig, signal.SIG_IGN)
         worker_process.terminate()
         worker_process.wait(timeout=30)
         if queue_process:
