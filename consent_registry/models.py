@@ -41,39 +41,36 @@ class Person(Base):
         return f"{self.preferred_name or self.first_name} {self.last_name}"
 
 
-class PhotoConsent(Base):
+class Decision:
+    """What every recorded consent decision holds: who gave it, when, on what evidence, and who wrote it down."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    given_by: Mapped[str] = mapped_column(String(200), default="")
+    given_on: Mapped[date | None] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PhotoConsent(Decision, Base):
     """One recorded decision about photos on a channel; the newest one counts."""
 
     __tablename__ = "photo_consents"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20), default=SOCIAL)
-    status: Mapped[str] = mapped_column(String(10))
-    given_by: Mapped[str] = mapped_column(String(200), default="")
-    given_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
-    evidence: Mapped[str] = mapped_column(String(200), default="")
-    recorded_by: Mapped[str] = mapped_column(String(300))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="photo_consents")
 
 
-class BiometricConsent(Base):
+class BiometricConsent(Decision, Base):
     """Consent to face recognition (Protection of Freedoms Act 2012 s.26–28); the newest one counts."""
 
     __tablename__ = "biometric_consents"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
-    status: Mapped[str] = mapped_column(String(10))
-    given_by: Mapped[str] = mapped_column(String(200), default="")
-    given_on: Mapped[date | None] = mapped_column(Date)
     child_objects: Mapped[bool] = mapped_column(Boolean, default=False)
-    evidence: Mapped[str] = mapped_column(String(200), default="")
-    recorded_by: Mapped[str] = mapped_column(String(300))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="biometric_consents")
 

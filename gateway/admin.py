@@ -6,8 +6,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from gateway.accounts import add_account, confirm_account, save_credentials
-from gateway.publishers import PublishError
 from gateway.models import PLATFORMS, ROLE_NAMES, Account, User
+from gateway.publishers import PublishError
 from gateway.users import UserError, create_user, generate_password, set_active
 from gateway.webutil import db, head, requires, settings
 from moderation.link_rules import add_rule, remove_rule, rules
@@ -59,19 +59,26 @@ def change_user(user_id, change):
     return redirect(url_for("admin.index"))
 
 
+def _apply(change, done: str, prefix: str = ""):
+    """Make a change; a plain-words refusal (a ValueError) re-shows the page with it, and nothing is saved."""
+    session = db()
+    try:
+        change(session)
+    except (ValueError, PublishError) as exc:
+        session.rollback()
+        return _page(400, errors=[f"{prefix}{exc}"])
+    session.commit()
+    flash(done, "ok")
+    return redirect(url_for("admin.index"))
+
+
 @bp.post("/accounts")
 @requires(head)
 def add_account_view():
-    session = db()
-    try:
-        add_account(session, request.form.get("platform", ""), request.form.get("handle", ""),
-                    request.form.get("url", ""), by=current_user)
-    except UserError as exc:
-        session.rollback()
-        return _page(400, errors=[str(exc)])
-    session.commit()
-    flash("Account added. Confirm it when you have checked it is the school's official account.", "ok")
-    return redirect(url_for("admin.index"))
+    form = request.form
+    return _apply(lambda session: add_account(session, form.get("platform", ""), form.get("handle", ""),
+                                              form.get("url", ""), by=current_user),
+                  "Account added. Confirm it when you have checked it is the school's official account.")
 
 
 @bp.post("/accounts/<int:account_id>/confirm")
@@ -92,15 +99,9 @@ def confirm(account_id):
 @bp.post("/links")
 @requires(head)
 def add_link_rule():
-    session = db()
-    try:
-        add_rule(session, request.form.get("kind", ""), request.form.get("entry", ""), current_user)
-    except ValueError as exc:
-        session.rollback()
-        return _page(400, errors=[str(exc)])
-    session.commit()
-    flash("Link list updated. It applies to posts checked from now on.", "ok")
-    return redirect(url_for("admin.index"))
+    form = request.form
+    return _apply(lambda session: add_rule(session, form.get("kind", ""), form.get("entry", ""), current_user),
+                  "Link list updated. It applies to posts checked from now on.")
 
 
 @bp.post("/links/<int:rule_id>/remove")
@@ -119,20 +120,14 @@ def credentials(account_id):
     """The head enters an X account's keys; they are checked with X, stored encrypted and never shown again."""
     from gateway.x_publisher import XCredentials
 
-    session = db()
-    account = session.get(Account, account_id) or abort(404)
+    account = db().get(Account, account_id) or abort(404)
     fields = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
     values = {f: request.form.get(f, "").strip() for f in fields}
     if not all(values.values()):
         return _page(400, errors=["All four keys are needed (from the X developer portal, with read and write access)."])
-    try:
-        username = save_credentials(session, account, XCredentials(**values), settings().encryption_key, current_user)
-    except (UserError, PublishError) as exc:
-        session.rollback()
-        return _page(400, errors=[f"The keys were not saved: {exc}"])
-    session.commit()
-    flash(f"Keys saved and checked: they belong to @{username}.", "ok")
-    return redirect(url_for("admin.index"))
+    return _apply(lambda session: save_credentials(session, account, XCredentials(**values),
+                                                   settings().encryption_key, current_user),
+                  "Keys saved and checked with X.", prefix="The keys were not saved: ")
 
 
 @bp.get("/settings")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import logging
 import signal
 import subprocess
@@ -25,6 +26,15 @@ def _settings():
 
 def _session(settings):
     return session_for(settings.database_url)
+
+
+@contextmanager
+def _refusals():
+    """Our plain-words refusals (ValueErrors) become one line on standard error and exit status 1."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -57,16 +67,14 @@ def users():
 @click.option("--role", required=True, type=click.Choice(["teacher", "smt", "head", "consent_officer"]))
 def users_add(email, name, role):
     """Add a user; the password is read from standard input, or generated and printed when none is given."""
-    from gateway.users import UserError, create_user, generate_password
+    from gateway.users import create_user, generate_password
 
     s = _settings()
     given = "" if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     password = given or generate_password()
     with _session(s) as session:
-        try:
+        with _refusals():
             create_user(session, email, name, role, password, by="command line")
-        except UserError as exc:
-            raise click.ClickException(str(exc))
         session.commit()
     click.echo(f"added {email} ({role})" + ("" if given else f"; password: {password}"))
 
@@ -93,14 +101,11 @@ def accounts():
 def accounts_add(platform, handle, url):
     """Register an account; it is usable once the head confirms it."""
     from gateway.accounts import add_account
-    from gateway.users import UserError
 
     s = _settings()
     with _session(s) as session:
-        try:
+        with _refusals():
             account = add_account(session, platform, handle, url, by="command line")
-        except UserError as exc:
-            raise click.ClickException(str(exc))
         session.commit()
         click.echo(f"added account {account.id}: {account.label}; a headteacher must confirm it "
                    f"(`gateway accounts confirm {account.id} --by EMAIL` or the admin page)")
@@ -112,7 +117,6 @@ def accounts_add(platform, handle, url):
 def accounts_confirm(account_id, head_email):
     from gateway.accounts import confirm_account
     from gateway.models import Account, User
-    from gateway.users import UserError
 
     s = _settings()
     with _session(s) as session:
@@ -120,10 +124,8 @@ def accounts_confirm(account_id, head_email):
         head = session.scalar(select(User).where(User.email == head_email.strip().lower()))
         if account is None or head is None:
             raise click.ClickException("no such account" if account is None else f"no user {head_email}")
-        try:
+        with _refusals():
             confirm_account(session, account, head)
-        except UserError as exc:
-            raise click.ClickException(str(exc))
         session.commit()
         click.echo(f"{account.label} confirmed by {head.name}")
 
@@ -380,18 +382,16 @@ def people_import(csv_file, dry_run):
 @click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def people_enrol(mis_id, photos):
     """Enrol 1-5 photos of a person (each with exactly one face); only the face templates are kept."""
-    from consent_registry.enrolment import EnrolmentError, enrol
+    from consent_registry.enrolment import enrol
     from consent_registry.faces import FaceSettings
     from consent_registry.registry import school_today
 
     s = _settings()
     with _session(s) as session:
         person = _person_or_fail(session, mis_id)
-        try:
+        with _refusals():
             added = enrol(session, person, [(Path(p).name, Path(p).read_bytes()) for p in photos], s.encryption_key,
                           FaceSettings.from_settings(s), "command line", school_today(s))
-        except EnrolmentError as exc:
-            raise click.ClickException(str(exc))
         session.commit()
         click.echo(f"{person.display_name}: {added} template(s) added, {len(person.templates)} in all")
 
@@ -451,10 +451,8 @@ def _add_link_rule(kind, host):
     s = _settings()
     upgrade(s.database_url)
     with _session(s) as session:
-        try:
+        with _refusals():
             rule = add_rule(session, kind, host, "command line")
-        except ValueError as exc:
-            raise click.ClickException(str(exc))
         session.commit()
         click.echo(f"{rule.kind}: {rule.entry}")
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import face_recognition
 import numpy as np

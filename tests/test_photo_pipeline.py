@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from gateway.db import session_for, utcnow
+from gateway.db import utcnow
 from moderation.audit import AuditEntry
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path

@@ -4,7 +4,6 @@ import json
 import warnings
 
 import pytest
-from sqlalchemy import select
 
 from consent_registry import importer
 from consent_registry.registry import school_today
