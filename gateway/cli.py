@@ -5,7 +5,6 @@ import json
 from contextlib import contextmanager
 import logging
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -232,12 +231,17 @@ def check(text, images, alts, limit, out, as_json):
 
 
 @main.command()
-def reconcile():
-    """Re-enqueue work whose job was lost, and expire old approvals."""
-    from workers.reconcile import reconcile as run_reconcile
+@click.option("--wait", default=120, show_default=True, help="seconds to wait while another reconciler runs")
+def reconcile(wait):
+    """Re-enqueue work whose job was lost, and expire old approvals (one reconciler at a time)."""
+    from workers import reconcile as reconciler
 
     s = _settings()
-    click.echo(str(run_reconcile(s)))
+    try:
+        click.echo(str(reconciler.reconcile(s, wait=wait)))
+    except reconciler.Busy:
+        raise click.ClickException(f"another reconciler (a worker's maintenance round) is still running after "
+                                   f"{wait} s; nothing was done. Try again shortly.") from None
 
 
 @main.command()
@@ -252,12 +256,19 @@ def purge():
 
 @main.command()
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
-def worker(burst):
-    """Run a worker (with the scheduler and the reconciler)."""
+@click.option("--queues", "names", default=",".join(("takedowns", "publish", "checks")), show_default=True,
+              help="the queues to take, in order; 'takedowns' alone keeps a worker free for takedowns")
+def worker(burst, names):
+    """Run a worker (with the scheduler and the reconciler); it waits for the queue if it is down."""
+    from workers import queues
     from workers.worker import run
 
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(chosen) - set(queues.ALL))
+    if unknown or not chosen:
+        raise click.BadParameter(f"choose from {', '.join(queues.ALL)}", param_hint="--queues")
     s = _settings()
-    run(s, burst=burst)
+    run(s, [n for n in queues.ALL if n in chosen], burst=burst)
 
 
 @main.command("queue-server")
@@ -288,9 +299,10 @@ def _serve(s):
 
 @main.command()
 def run():
-    """Migrate, create a demo school if empty, start the queue, a worker and the web app."""
+    """Migrate, create a demo school if empty, then keep the queue and two workers running and serve the app."""
     from gateway.demo import seed_if_empty
-    from workers import embedded
+    from gateway.supervisor import EmbeddedQueue, Process, Supervisor
+    from workers import queues
 
     s = _settings()
     upgrade(s.database_url)
@@ -300,8 +312,13 @@ def run():
         click.echo("\nA demo school was created. These passwords are shown only once:")
         for email, role, password in created:
             click.echo(f"  {role:16} {email:24} {password}")
-    queue_process = None if s.redis_url else embedded.ensure_running(s.queue_dir)
-    worker_process = subprocess.Popen([sys.executable, "-m", "gateway", "worker"])
+    gateway = [sys.executable, "-m", "gateway"]
+    units = [] if s.redis_url else [EmbeddedQueue(s.queue_dir)]
+    units += [Process("worker", [*gateway, "worker"]),
+              # a takedown never waits behind a long check: this worker takes nothing else
+              Process("takedown worker", [*gateway, "worker", "--queues", "takedowns"])]
+    supervisor = Supervisor(units, status_conn=lambda: queues.connection(s))
+    supervisor.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"\nThe gateway is running: open http://{s.host}:{s.port}/ and log in. Ctrl-C stops it.\n")
     try:
@@ -309,11 +326,7 @@ def run():
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):  # a second Ctrl-C must not cut the shutdown short
             signal.signal(sig, signal.SIG_IGN)
-        worker_process.terminate()
-        worker_process.wait(timeout=30)
-        if queue_process:
-            queue_process.terminate()
-            queue_process.wait(timeout=30)
+        supervisor.stop(timeout=30)
 
 
 @main.group()

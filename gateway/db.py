@@ -92,3 +92,12 @@ def upgrade(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = url
     command.upgrade(config, "head")
+
+
+def lock_row(session: Session, model, ident):
+    """The row as it is now, locked until the transaction ends (on SQLite the transaction itself is the lock).
+
+    Code that read a row, then did something slow outside any transaction, calls this before changing it and
+    compares: another process may have moved the row on meanwhile.
+    """
+    return session.get(model, ident, with_for_update=True, populate_existing=True)

@@ -70,6 +70,11 @@ def _apply_form(post: Post) -> list[str]:
             post.publish_at = datetime.fromisoformat(when).replace(tzinfo=_local_zone())
         except ValueError:
             errors.append("The publish time is not a date and time; leave it empty to publish as soon as approved.")
+        else:
+            problem = lifecycle.publish_time_problem(post.publish_at)
+            if problem:
+                errors.append(problem)
+                post.publish_at = None
     keep = []
     for image in post.images:
         if form.get(f"remove_{image.id}"):

@@ -61,6 +61,7 @@ class Outgoing:
     photos: list[OutgoingPhoto]
     approved_by: str
     approved_at: datetime
+    earlier_attempts: int = 0  # claims before this one: an earlier attempt may have reached the platform
 
 
 @dataclass
@@ -76,6 +77,7 @@ def outgoing_for(publication, settings) -> Outgoing:
     return Outgoing(
         key=f"{publication.id}", text=post.cleaned_text or "", photos=photos,
         approved_by=post.approved_by.name if post.approved_by else "", approved_at=post.approved_at,
+        earlier_attempts=publication.attempts,
     )
 
 
@@ -123,9 +125,19 @@ class ArchivePublisher:
         return self._published(outgoing.key) if (self.posts / outgoing.key / "post.json").exists() else None
 
     def delete(self, platform_id: str) -> None:
+        """Returns only once the post is gone from the archive (or was never there)."""
         if not platform_id.isdigit():
             raise ValueError("bad archive id")
-        shutil.rmtree(self.posts / platform_id, ignore_errors=True)
+        target = self.posts / platform_id
+        try:
+            shutil.rmtree(target)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise Transient(f"The archive copy of post {platform_id} could not be removed yet ({exc.strerror}).",
+                            code="delete") from exc
+        if target.exists():
+            raise Transient(f"The archive copy of post {platform_id} is still there.", code="delete")
         self._write_index()
 
     def _published(self, key: str) -> Published:

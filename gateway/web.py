@@ -1,6 +1,7 @@
 """The Flask app factory, error pages, health and the archive's published pages."""
 from __future__ import annotations
 
+import json
 import logging
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,25 @@ ERROR_WORDS = {
     413: ("The upload is too large", "The photos together are over the size the gateway accepts. Nothing was saved: go back and choose smaller or fewer photos."),
     500: ("Something went wrong on our side", "Nothing you sent was lost that was already saved. Try again in a minute; if it keeps happening, tell the office."),
 }
+
+
+def workers_report(conn) -> dict:
+    """Workers by queue, and what is down: a queue no live worker takes, or a supervised process not running."""
+    from rq import Worker
+
+    from gateway.supervisor import STATUS_KEY
+    from workers import queues
+
+    workers = Worker.all(connection=conn)
+    by_queue = {name: sum(name in w.queue_names() for w in workers) for name in queues.ALL}
+    down = [f"no worker takes the {name} queue" for name, count in by_queue.items() if not count]
+    supervised = {}
+    for key in conn.scan_iter(f"{STATUS_KEY}*"):
+        for name, unit in json.loads(conn.get(key) or "{}").items():
+            supervised[name] = unit
+            if not unit["running"]:
+                down.append(f"{name} is down ({unit['last_exit']}); being restarted")
+    return {"workers": len(workers), "queues": by_queue, "supervised": supervised, "down": down}
 
 
 def create_app(gateway_settings) -> Flask:
@@ -101,15 +121,14 @@ def create_app(gateway_settings) -> Flask:
         except Exception as exc:
             report["database"], ok = f"unavailable: {type(exc).__name__}", False
         try:
-            from rq import Worker
-
             conn = queue_conn()
             conn.ping()
             report["queue"] = "ok"
-            report["workers"] = len(Worker.all(connection=conn))
+            report.update(workers_report(conn))
         except Exception as exc:
             report["queue"], report["workers"], ok = f"unavailable: {type(exc).__name__}", 0, False
-        report["status"] = "ok" if ok and report["workers"] else "degraded"
+        down = report.get("down", [])
+        report["status"] = "ok" if ok and report["workers"] and not down else "degraded"
         return jsonify(report), 200 if ok else 503
 
     @app.get("/archive/<handle>/")

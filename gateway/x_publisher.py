@@ -290,6 +290,11 @@ class XPublisher:
                 if found:
                     log.info("X post for %s already existed as %s", outgoing.key, found.platform_id)
                     return found
+                if outgoing.earlier_attempts:
+                    # An earlier attempt's answer was lost and X's timeline lags behind: X says it has the
+                    # post but does not show it yet. Calling that a failure would leave a live post unrecorded.
+                    raise self._ambiguous("X already has these words, but its timeline does not show the post yet",
+                                          exc.response.status_code) from exc
             raise error from exc
         except (requests.RequestException, ValueError) as exc:
             raise self._ambiguous(type(exc).__name__) from exc

@@ -68,6 +68,16 @@ TRANSITIONS = {
 EDITABLE = {DRAFT, CHANGES_REQUESTED, REJECTED, AWAITING_REVIEW, CHECK_FAILED}
 
 
+PUBLISH_HORIZON = timedelta(days=366)
+
+
+def publish_time_problem(when: datetime, now: datetime | None = None) -> str | None:
+    """Plain words if a publish time is too far ahead to be meant (a typed year, say); None if it is fine."""
+    if when - (now or utcnow()) > PUBLISH_HORIZON:
+        return "The publish time is more than a year ahead; choose a time within the next twelve months."
+    return None
+
+
 class InvalidTransition(Exception):
     """The move is not allowed from the post's state, or a rule forbids it."""
 
@@ -188,9 +198,14 @@ def retry_publishing(post) -> None:
     post.error = None
 
 
-def approval_deadline(post, valid_for: timedelta) -> datetime:
+def approval_expired(post, valid_for: timedelta, now: datetime) -> bool:
+    """Whether the approval lapsed: `valid_for` after approval, or after the publish time if that is later.
+
+    Written as a difference of two datetimes, which always fits in a timedelta: adding `valid_for` to a
+    publish time near the year 9999 would overflow.
+    """
     start = max(filter(None, [post.approved_at, post.publish_at]))
-    return start + valid_for
+    return now - start > valid_for
 
 
 def expire_approval(post) -> None:
@@ -207,6 +222,9 @@ def cancel_approval(post) -> None:
 
 def reschedule(post, when: datetime, now: datetime | None = None) -> None:
     """A new publish time for approved content: scheduled if it is in the future, due now otherwise."""
+    problem = publish_time_problem(when, now)
+    if problem:
+        raise InvalidTransition(problem[0].lower() + problem[1:-1])
     _move(post, "reschedule" if when > (now or utcnow()) else "release")
     post.publish_at = when
 

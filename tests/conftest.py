@@ -149,9 +149,13 @@ def work_here(settings):
     from rq import SimpleWorker
 
     from workers import queues
+    from workers.worker import QuickPubSub
+
+    class HereWorker(QuickPubSub, SimpleWorker):
+        pass
 
     def work():
         conn = queues.connection(settings)
-        SimpleWorker([queues.CHECKS, queues.PUBLISH], connection=conn).work(burst=True, with_scheduler=True)
+        HereWorker(list(queues.ALL), connection=conn).work(burst=True, with_scheduler=True)
 
     return work

@@ -1,5 +1,5 @@
 """Every allowed and every forbidden move of the post lifecycle, and the rules that guard them."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -164,8 +164,9 @@ def test_check_and_publish_failures_are_retryable():
 
 def test_an_expired_approval_must_be_given_again():
     post = make_post(lifecycle.APPROVED)
-    deadline = lifecycle.approval_deadline(post, timedelta(hours=72))
-    assert deadline == post.approved_at + timedelta(hours=72)
+    valid_for = timedelta(hours=72)
+    assert not lifecycle.approval_expired(post, valid_for, post.approved_at + valid_for)
+    assert lifecycle.approval_expired(post, valid_for, post.approved_at + valid_for + timedelta(seconds=1))
     lifecycle.expire_approval(post)
     assert post.state == lifecycle.AWAITING_REVIEW and post.approved_hash is None
     with pytest.raises(InvalidTransition):
@@ -177,3 +178,19 @@ def test_an_empty_post_cannot_be_submitted():
     post.text = ""
     with pytest.raises(InvalidTransition, match="text or a photo"):
         lifecycle.submit(post, AUTHOR)
+
+
+def test_a_publish_time_near_the_end_of_the_calendar_cannot_overflow_the_expiry():
+    post = make_post(lifecycle.SCHEDULED)
+    post.publish_at = datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)
+    assert not lifecycle.approval_expired(post, timedelta(hours=72), utcnow())
+
+
+def test_a_publish_time_more_than_a_year_ahead_is_refused_in_plain_words():
+    now = utcnow()
+    assert lifecycle.publish_time_problem(now + timedelta(days=300), now) is None
+    assert "more than a year ahead" in lifecycle.publish_time_problem(now + timedelta(days=400), now)
+    post = make_post(lifecycle.APPROVED)
+    with pytest.raises(InvalidTransition, match="more than a year ahead"):
+        lifecycle.reschedule(post, datetime(9999, 12, 31, tzinfo=timezone.utc), now)
+    assert post.state == lifecycle.APPROVED

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from moderation.models import Post
-from tests.test_web import submit
+from tests.helpers import submit
 
 
 def gateway(*args, env=None):

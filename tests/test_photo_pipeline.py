@@ -13,7 +13,7 @@ from moderation.audit import AuditEntry
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.test_photos import ALLOWED_TAGS, BAD_FILES, exiftool_tags
-from tests.test_web import submit
+from tests.helpers import submit
 
 
 def photo_upload(n, name, data=None, alt="Children on the field"):

@@ -10,7 +10,7 @@ from consent_registry.registry import school_today
 from gateway.db import session_for
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path
-from tests.test_web import submit
+from tests.helpers import submit
 from workers.checks import run_checks
 from workers.links import LinkPolicy
 from workers.names import NameMatcher

@@ -7,11 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from moderation.models import Post
+from tests.helpers import submit
 
-
-def submit(client, text="Sports day was great", **extra):
-    data = {"text": text, "account_id": "1", "action": "submit", **extra}
-    return client.post("/posts/new", data, content_type="multipart/form-data")
 
 
 

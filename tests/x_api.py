@@ -113,6 +113,8 @@ class XApiEmulator:
         self.auth_failures: list[str] = []
         self.counts: Counter = Counter()
         self.faults: dict[tuple[str, int], Fault] = {}
+        self.timeline_lag = 0  # how many timeline reads a new post is left out of (X's timeline lags behind)
+        self.during_timeline_read = None  # called with the read's number after X has read, before it answers
         self._tweet_ids = itertools.count(1445880548472328192, 7919)
         self._media_ids = itertools.count(1146654567674912769, 104729)
         self._tco = itertools.count(1)
@@ -291,7 +293,8 @@ class XApiEmulator:
     def _create(self, text: str, media_ids: list[str], created_at: datetime | None = None) -> dict:
         tweet_id = str(next(self._tweet_ids))
         tweet = {"id": tweet_id, "submitted_text": text, "text": self._as_x_shows(text, media_ids),
-                 "media_ids": list(media_ids), "created_at": created_at or self.clock(), "deleted": False}
+                 "media_ids": list(media_ids), "created_at": created_at or self.clock(), "deleted": False,
+                 "hidden_reads": 0 if created_at else self.timeline_lag}
         self.tweets[tweet_id] = tweet
         return tweet
 
@@ -367,6 +370,12 @@ class XApiEmulator:
         return 200, {"data": {"deleted": True}}, None
 
     def _users_tweets(self, call: Call, match):
+        answer = self._timeline(call, match)
+        if self.during_timeline_read is not None:  # a slow answer: the world moves on before it arrives
+            self.during_timeline_read(self.counts["users/tweets"])
+        return answer
+
+    def _timeline(self, call: Call, match):
         if match.group("id") != self.user_id:
             return 404, self.problem(404, "Not Found Error", "Could not find user.",
                                      "https://api.twitter.com/2/problems/resource-not-found"), None
@@ -378,7 +387,10 @@ class XApiEmulator:
         start = _parse_time(q.get("start_time"))
         end = _parse_time(q.get("end_time"))
         fields = set(filter(None, q.get("tweet.fields", "").split(",")))
-        tweets = sorted(self.live_tweets(), key=lambda t: int(t["id"]), reverse=True)
+        tweets = sorted((t for t in self.live_tweets() if t["hidden_reads"] <= 0), key=lambda t: int(t["id"]),
+                        reverse=True)
+        for tweet in self.live_tweets():
+            tweet["hidden_reads"] -= 1
         tweets = [t for t in tweets if (start is None or t["created_at"] >= start)
                   and (end is None or t["created_at"] <= end)]
         offset = int(q.get("pagination_token") or 0)

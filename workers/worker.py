@@ -1,48 +1,143 @@
-"""The worker process: rq's worker with its scheduler; its maintenance round reconciles and purges."""
+"""The worker process: rq's worker with its scheduler, riding out queue outages.
+
+Its maintenance round reconciles and purges under the reconcilers' lock. rq itself quits on any error it
+does not expect (a lost connection while a job runs, a flushed lock), so `run` starts a fresh rq worker
+once the queue answers again, and exits with a failure status only for other errors, so that a supervisor
+restarts it.
+"""
 from __future__ import annotations
 
 import logging
+import signal
+import time
 
+import redis
 from rq import Worker
 
 from consent_registry.registry import name_matcher
 from gateway.db import session_for
-from workers import queues
+from workers import queues, reconcile
 from workers.purge import purge_import_previews, purge_originals
-from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
+QUEUE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+MAX_WAIT = 10.0  # seconds between tries while the queue is down
 
 
-class GatewayWorker(Worker):
+class QuickPubSub:
+    """rq listens for its commands with a blocking read of 60 s, and its tidy-up waits for that read to end:
+    a worker took up to a minute to stop, or to start afresh after an outage. A 1 s read ends at once."""
+
+    def subscribe(self):
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+
+class GatewayWorker(QuickPubSub, Worker):
     settings = None
+    max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
-        lock = self.connection.lock("gateway:reconcile", timeout=300, blocking=False)
-        if not lock.acquire():
-            return
         try:
-            log.info("reconciled: %s", reconcile(self.settings))
-            with session_for(self.settings.database_url) as session:
-                name_matcher(session, self.settings)  # built here, so every forked job finds it ready
-            purge_import_previews(self.settings)
-            purged = purge_originals(self.settings)
-            if purged:
-                log.info("originals deleted for posts %s", purged)
+            with reconcile.exclusive(self.connection):
+                log.info("reconciled: %s", reconcile.round_(self.settings, self.connection))
+                if queues.CHECKS in self.queue_names():
+                    with session_for(self.settings.database_url) as session:
+                        name_matcher(session, self.settings)  # built here, so every forked check finds it ready
+                purge_import_previews(self.settings)
+                purged = purge_originals(self.settings)
+                if purged:
+                    log.info("originals deleted for posts %s", purged)
+        except reconcile.Busy:
+            return
+        except QUEUE_ERRORS:
+            raise  # run() waits for the queue and starts afresh
         except Exception:
             log.exception("maintenance failed; will try again next round")
-        finally:
-            lock.release()
 
 
-def run(settings, burst: bool = False) -> None:
-    conn = queues.connection(settings)
-    worker = GatewayWorker(
-        [queues.CHECKS, queues.PUBLISH], connection=conn,
-        maintenance_interval=settings.reconcile_seconds,
-        # the idle wait for a job is worker_ttl - 15 s, so maintenance runs about every reconcile_seconds
-        worker_ttl=settings.reconcile_seconds + 15,
-    )
-    worker.settings = settings
-    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+class _Outage:
+    """Says once that the queue is down and once that it is back, however many tries it takes."""
+
+    def __init__(self):
+        self.since: float | None = None
+
+    def down(self, where: str, exc: Exception) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("the queue (%s) is not answering (%s); waiting for it, trying every few seconds",
+                        where, type(exc).__name__)
+
+    def up(self, where: str) -> None:
+        if self.since is not None:
+            log.warning("the queue (%s) answers again after %.0f s; working again", where,
+                        time.monotonic() - self.since)
+            self.since = None
+
+
+class _OncePerOutage(logging.Filter):
+    """rq logs each of its own reconnection tries while idle; the first line of an outage is enough."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "could not connect to Redis" not in str(record.msg):
+            return True
+        now, last = time.monotonic(), self.last
+        self.last = now
+        return now - last > 300
+
+
+def wait_for_queue(settings, outage: _Outage) -> redis.Redis:
+    """A connection that answers; waits (with backoff) for as long as the queue is down."""
+    delay = 0.5
+    while True:
+        try:
+            conn = queues.connection(settings)
+            conn.ping()
+            outage.up(queues.where(settings))
+            return conn
+        except (*QUEUE_ERRORS, RuntimeError) as exc:  # RuntimeError: the embedded queue could not start
+            outage.down(queues.where(settings), exc)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_WAIT)
+
+
+def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
+    logging.getLogger("rq.worker").addFilter(_OncePerOutage())
+    outage = _Outage()
+    while True:
+        conn = wait_for_queue(settings, outage)
+        worker = GatewayWorker(
+            list(queue_names), connection=conn,
+            maintenance_interval=settings.reconcile_seconds,
+            # the idle wait for a job is worker_ttl - 15 s, so maintenance runs about every reconcile_seconds
+            worker_ttl=settings.reconcile_seconds + 15,
+        )
+        worker.settings = settings
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        except QUEUE_ERRORS as exc:  # raised by rq's own tidy-up once the connection is gone
+            outage.down(queues.where(settings), exc)
+        # rq's handlers belong to the worker that ended; while waiting, a stop signal simply stops us
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if worker._stop_requested:
+            return
+        if _answers(conn):
+            if burst:
+                return
+            raise SystemExit("the worker stopped on an unexpected error (logged above); exiting to be restarted")
+        outage.down(queues.where(settings), ConnectionError("connection lost"))
+
+
+def _answers(conn: redis.Redis) -> bool:
+    try:
+        return bool(conn.ping())
+    except QUEUE_ERRORS:
+        return False

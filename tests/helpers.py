@@ -1,0 +1,96 @@
+"""Helpers shared by several test modules: forms, real worker processes, and waiting on states."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from moderation.audit import AuditEntry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def submit(client, text="Sports day was great", **extra):
+    """The teacher's "new post" form, submitted for checking to the demo archive account."""
+    data = {"text": text, "account_id": "1", "action": "submit", **extra}
+    return client.post("/posts/new", data, content_type="multipart/form-data")
+
+
+def post_id_of(response) -> int:
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def big_photo(seed: int, size: tuple[int, int] = (7000, 5000)) -> bytes:
+    """A gradient JPEG, 35 MP by default: cleaning and searching two for faces keeps a worker busy a few seconds."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    pixels = np.stack([x * 255 // w, y * 255 // h, (x + y + seed) % 256], -1).astype("uint8")
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def audit_count(read, action: str, post_id: int) -> int:
+    return read(lambda s: s.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == action, AuditEntry.subject == f"post:{post_id}")))
+
+
+def start_gateway(log_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """`gateway ARGS` as a real process in a session of its own, its output going to log_path."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "gateway", *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env or os.environ.copy(), cwd=ROOT,
+                                start_new_session=True)
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of every thread of `pid` (Linux lists each thread's children apart)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a worker and the work horse it forked (rq puts the horse in a session of its own)."""
+    for p in [pid, *children(pid)]:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """End a process politely, then not."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(process.pid)
+            process.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
+    """Poll until predicate() is truthy; fail after `timeout` s (generous: CI machines are busy)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    tail = f"\nlog ends:\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
