@@ -291,3 +291,22 @@ def test_a_takedown_is_not_held_back_by_ten_queued_checks(gateway_run, login, fe
     unchecked = [p for p in waiting if fetch(Post, p).state in ("submitted", "checking")]
     assert len(unchecked) >= 5, f"the takedown waited for {10 - len(unchecked)} of 10 checks"
     assert not (settings.archive / "demo_archive" / "posts" / str(fetch(Post, live).publications[0].id)).exists()
+
+
+def test_a_process_that_keeps_exiting_is_restarted_with_backoff_and_the_health_page_reports_it_down(
+        settings, app, caplog):
+    from gateway.supervisor import Process, Supervisor
+
+    caplog.set_level("WARNING", logger="gateway.supervisor")
+    flaky = Process("flaky worker", [sys.executable, "-c", "raise SystemExit(0)"])  # as rq exits on errors it meets
+    supervisor = Supervisor([flaky], status_conn=lambda: queues.connection(settings))
+    supervisor.start()
+    try:
+        wait_for(lambda: supervisor.restarts["flaky worker"] >= 3, 120, "three restarts")
+        body = wait_for(lambda: (b := app.test_client().get("/healthz").get_json())["supervised"] and b, 30, "health")
+        assert body["status"] == "degraded"
+        assert any(line.startswith("flaky worker is down (exited with status 0)") for line in body["down"])
+    finally:
+        supervisor.stop()
+    delays = [r.getMessage().rsplit(" in ", 1)[1] for r in caplog.records if "starting it again" in r.getMessage()]
+    assert delays[:3] == ["1 s", "2 s", "4 s"]

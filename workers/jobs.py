@@ -140,6 +140,7 @@ def publish(publication_id: int) -> None:
             session.commit()
         else:
             pub = lock_row(session, Publication, publication_id)
+            lock_row(session, Post, pub.post_id)  # read afresh too: a reconciler may have moved it meanwhile
             if pub.state == "published":  # a reconciler found it first, while this job was slow
                 log.info("publication %s was already recorded as published", publication_id)
                 return session.rollback()
