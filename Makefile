@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,11 @@ test: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# two workers killed, the queue flushed and cut off, two reconcilers at once, then takedowns; needs the
+# PostgreSQL and Redis of .ci/run (its own database `chaos` and Redis db 3)
+chaos: install
+	$(BIN)/python -m tools.chaos
 
 clean:
 	rm -rf $(VENV) instance

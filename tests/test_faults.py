@@ -92,6 +92,24 @@ def test_a_queue_flushed_during_a_maintenance_round_does_not_stop_the_worker(log
     assert "lock was lost" in log.read_text()
 
 
+def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_queued_again(login, fetch, settings, work):
+    post_id = post_id_of(submit(login("teacher"), "Harvest festival"))
+    conn = queues.connection(settings)
+    checks = queues.queue(settings, queues.CHECKS, conn)
+    assert conn.lpop(checks.key) is not None  # what BLPOP does just before the worker dies: the job says "queued"
+    assert reconcile(settings).checks_requeued == [post_id]
+    work()
+    assert fetch(Post, post_id).state == "awaiting_review"
+
+
+def test_an_idle_worker_stops_cleanly_on_sigterm(settings, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_gateway(log, "worker")
+    wait_for(lambda: "reconciled:" in log.read_text(), 120, "the worker to be idle", log)
+    worker.terminate()
+    assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+
+
 def test_two_reconcilers_at_once_record_and_requeue_each_publication_once(login, work, fetch, read, settings):
     ids = approved(login, work, [f"Class {n} planted a tree" for n in range(4)])
     queues.connection(settings).flushdb()  # the publish jobs went with a dead worker

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
@@ -26,9 +27,8 @@ from moderation.models import Post, Publication
 from workers import jobs, queues
 
 log = logging.getLogger(__name__)
-ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 LOCK_NAME = "gateway:reconcile"
-LOCK_SECONDS = 300
+LOCK_SECONDS = 30  # renewed before every row; a reconciler that dies holds the others back this long at most
 WAITING = (lifecycle.APPROVED, lifecycle.SCHEDULED)
 UNSURE = ("publishing", "unknown")  # a publish job claimed it; whether the platform has it is not known
 
@@ -53,46 +53,69 @@ class Report:
                 f"rows that failed (tried again next round): {len(self.failed)}")
 
 
+class _Held:
+    """The reconcilers' lock while a round holds it; `renew()` before each row keeps it for LOCK_SECONDS more."""
+
+    def __init__(self, lock):
+        self.lock, self.lost = lock, False
+
+    def renew(self) -> None:
+        if not self.lost:
+            try:
+                self.lock.reacquire()
+            except redis.exceptions.LockError:
+                self.lost = True
+
+
 @contextmanager
 def exclusive(conn, wait: float = 0):
     """Hold the reconcilers' lock for a round; raises Busy if another holds it after `wait` seconds.
 
-    Losing the lock mid-round (FLUSHDB, a Redis restart, a round over LOCK_SECONDS) is logged, never raised:
-    the row checks keep a second reconciler from undoing this one's work.
+    Losing the lock mid-round (FLUSHDB, a Redis restart) is logged, never raised: the row checks keep a
+    second reconciler from undoing this one's work.
     """
     lock = conn.lock(LOCK_NAME, timeout=LOCK_SECONDS, blocking=wait > 0, blocking_timeout=wait or None)
     if not lock.acquire():
         raise Busy("another reconciler is running")
+    held = _Held(lock)
     try:
-        yield
+        yield held
     finally:
         try:
             lock.release()
         except redis.exceptions.LockError:
-            log.warning("the reconcilers' lock was lost during the round (the queue was flushed or restarted, "
-                        "or the round took over %s s); the round finished row by row as usual", LOCK_SECONDS)
+            held.lost = True
+        if held.lost:
+            log.warning("the reconcilers' lock was lost during the round (the queue was flushed or restarted); "
+                        "the round finished row by row as usual")
 
 
 def reconcile(settings, wait: float = 60) -> Report:
-    """One round under the reconcilers' lock: the command and the tests use this; workers use `round_`."""
+    """One round under the reconcilers' lock (the command's and the tests'; workers hold it for more)."""
     conn = queues.connection(settings)
-    with exclusive(conn, wait):
-        return round_(settings, conn)
+    with exclusive(conn, wait) as held:
+        return round_(settings, conn, held)
 
 
-def round_(settings, conn) -> Report:
+def round_(settings, conn, held: _Held) -> Report:
     """One reconcile round; the caller holds the lock."""
     report = Report()
     with session_for(settings.database_url) as session:
         now = utcnow()
+
+        def each(kind: str, ident: int, handle) -> None:
+            held.renew()
+            _each(session, report, kind, ident, handle)
+
         for post_id in _ids(session, select(Post.id).where(Post.state.in_([lifecycle.SUBMITTED, lifecycle.CHECKING]))):
-            _each(session, report, "post", post_id, lambda: _checks(session, settings, conn, post_id, report))
+            each("post", post_id, lambda: _checks(session, settings, conn, post_id, report))
         for post_id in _ids(session, select(Post.id).where(Post.state.in_(WAITING))):
-            _each(session, report, "post", post_id, lambda: _expire(session, settings, post_id, now, report))
+            each("post", post_id, lambda: _expire(session, settings, post_id, now, report))
         publications = select(Publication.id).join(Post).where(
             Publication.state.in_(["pending", *UNSURE]), Post.state.in_([*WAITING, lifecycle.PUBLISHING]))
         for pub_id in _ids(session, publications):
-            _each(session, report, "publication", pub_id, lambda: _publication(session, settings, conn, pub_id, report))
+            each("publication", pub_id, lambda: _publication(session, settings, conn, pub_id, report))
+        held.renew()
         report.takedowns_started = release_takedowns(settings, session, conn, report)
     return report
 
@@ -118,10 +141,24 @@ def _each(session, report: Report, kind: str, ident: int, handle) -> None:
 
 
 def _job_alive(conn, job_id: str) -> bool:
+    """Whether the job will still run: waiting in its queue, scheduled, or running under a live worker.
+
+    A job's own status is not enough: one popped by a worker that died before starting it says "queued"
+    for ever, while it is in no queue.
+    """
     try:
-        return Job.fetch(job_id, connection=conn).get_status() in ALIVE
+        job = Job.fetch(job_id, connection=conn)
     except NoSuchJobError:
         return False
+    queue = Queue(job.origin, connection=conn)
+    status = job.get_status()
+    if status == JobStatus.QUEUED:
+        return conn.lpos(queue.key, job_id) is not None
+    if status == JobStatus.SCHEDULED:
+        return job_id in queue.scheduled_job_registry
+    if status == JobStatus.STARTED:
+        return job_id in queue.started_job_registry  # rq's own clean-up takes out those of dead workers
+    return False
 
 
 def _checks(session, settings, conn, post_id: int, report: Report) -> None:

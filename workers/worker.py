@@ -7,7 +7,9 @@ restarts it.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import time
 
@@ -20,6 +22,8 @@ from workers import queues, reconcile
 from workers.purge import purge_import_previews, purge_originals
 
 log = logging.getLogger(__name__)
+_LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 QUEUE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 MAX_WAIT = 10.0  # seconds between tries while the queue is down
 
@@ -42,8 +46,9 @@ class GatewayWorker(QuickPubSub, Worker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         try:
-            with reconcile.exclusive(self.connection):
-                log.info("reconciled: %s", reconcile.round_(self.settings, self.connection))
+            self._register_again_if_flushed()
+            with reconcile.exclusive(self.connection) as held:
+                log.info("reconciled: %s", reconcile.round_(self.settings, self.connection, held))
                 if queues.CHECKS in self.queue_names():
                     with session_for(self.settings.database_url) as session:
                         name_matcher(session, self.settings)  # built here, so every forked check finds it ready
@@ -57,6 +62,26 @@ class GatewayWorker(QuickPubSub, Worker):
             raise  # run() waits for the queue and starts afresh
         except Exception:
             log.exception("maintenance failed; will try again next round")
+
+
+    def _register_again_if_flushed(self) -> None:
+        """After a FLUSHDB rq's heartbeat leaves a bare key: say again who we are, for the health page."""
+        if not self.connection.hexists(self.key, "queues"):
+            log.warning("the queue forgot this worker (flushed or restarted); registering it again")
+            self.connection.delete(self.key)
+            self.register_birth()
+
+    def request_stop(self, signum, frame):
+        self.stopping = True  # rq sets its own flag only when a job is running
+        super().request_stop(signum, frame)
+
+
+def _die_with_parent() -> None:
+    """A worker's children (its scheduler, its work horse) end when it is killed: a horse left alone has
+    nobody to enforce its job's timeout, and an orphaned scheduler keeps the scheduler's locks."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent was already gone
+        os._exit(1)
 
 
 class _Outage:
@@ -110,6 +135,7 @@ def wait_for_queue(settings, outage: _Outage) -> redis.Redis:
 
 def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
     logging.getLogger("rq.worker").addFilter(_OncePerOutage())
+    os.register_at_fork(after_in_child=_die_with_parent)
     outage = _Outage()
     while True:
         conn = wait_for_queue(settings, outage)
@@ -119,7 +145,7 @@ def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
             # the idle wait for a job is worker_ttl - 15 s, so maintenance runs about every reconcile_seconds
             worker_ttl=settings.reconcile_seconds + 15,
         )
-        worker.settings = settings
+        worker.settings, worker.stopping = settings, False
         try:
             worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
         except QUEUE_ERRORS as exc:  # raised by rq's own tidy-up once the connection is gone
@@ -127,7 +153,7 @@ def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
         # rq's handlers belong to the worker that ended; while waiting, a stop signal simply stops us
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        if worker._stop_requested:
+        if worker.stopping:
             return
         if _answers(conn):
             if burst:
