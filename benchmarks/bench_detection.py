@@ -1,9 +1,18 @@
-"""How long face detection takes on a published-size photo, CenterFace next to HOG.
+"""How long face detection takes on a published-size photo, CenterFace next to HOG; and how many faces it finds.
 
 run() gives the timing rows for `make bench` (HOG upsample 1 is the baseline of every row,
 measured in the same run). `python -m benchmarks.bench_detection` also measures recall and
-false detections of every detector on the canvases of tests/test_detection.py and prints both
-tables (HOG upsample 2 on the 30 canvases takes a couple of minutes).
+false detections of every detector on 30 canvases and prints both tables (HOG upsample 2 on the
+30 canvases takes a couple of minutes). The recall table is the README's, and the bar a detector
+a school may choose must clear: at least 99 % of the faces found at every size, and under one false
+detection per canvas. (tests/test_detection.py checks each detector on one canvas of the same kind.)
+
+Canvases (built with tests/test_detection.py's canvas(), which defines face size, layout and "found"):
+2048 x 1365, 20 faces each on a 5 x 4 grid at random places in their cells, at each of SIZES, on
+five backgrounds: a plain grey gradient, a random texture, and three fixture photos
+(iphone_hdr_YES.jpg: wisteria in bloom, IMG_5195.HEIC: leaves, corrupted.jpg: palms).
+That is 100 faces per size, so that "99 %" allows one miss rather than none.
+(CenterFaceDetector's thresholds were chosen on other canvases: other seeds, four backgrounds.)
 
 CenterFace runs on OpenCV's thread pool (all cores); dlib's HOG on one core. The wall-clock
 rows are what a photo waits; the "CPU" rows show the work, which is what counts when several
@@ -84,15 +93,46 @@ def run(repeats: int = 5) -> list[dict]:
 
 # --- recall (python -m benchmarks.bench_detection) -------------------------------------
 
+SIZES = t.SIZES
+BAR_FOUND, BAR_FALSE = 0.99, 1.0  # at every size; per canvas
+
+
+def canvases(crops: list, backgrounds: dict[str, np.ndarray]):
+    """(size, background name) -> (image, face boxes), the same every run."""
+    return {
+        (px, kind): t.canvas(bg, px, crops, seed=1000 + 10 * px + i)
+        for px in SIZES for i, (kind, bg) in enumerate(backgrounds.items())
+    }
+
+
+def recall_table(results: dict, sizes=SIZES) -> dict[int, tuple[int, int]]:
+    """size -> (found, faces) over all backgrounds, from {(size, bg): (found, false, faces)}."""
+    table = {}
+    for (px, _), (found, _false, n) in results.items():
+        f, total = table.get(px, (0, 0))
+        table[px] = (f + found, total + n)
+    return {px: table[px] for px in sizes if px in table}
+
+
+def verdict(results: dict) -> str:
+    """Whether a detector clears the bar; if not, where it falls short (sizes, and misses per background)."""
+    short = [f"{px} px" for px, (f, n) in recall_table(results).items() if f < BAR_FOUND * n]
+    false = sum(fp for _, fp, _ in results.values()) / len(results)
+    if false >= BAR_FALSE:
+        short.append(f"{false:.2f} false per canvas")
+    misses = {f"{px} px {bg}": n - f for (px, bg), (f, _, n) in results.items() if f < n}
+    return "yes" if not short else f"no: {', '.join(short)} (misses: {misses})"
+
+
 def _detect_all(detector, images):
     return [detector.detect(img) for img in images]
 
 
 def recall() -> list[dict]:
-    """Per detector: faces found per size and false detections per canvas on the test canvases."""
+    """Per detector: faces found per size, false detections per canvas, and whether it clears the bar."""
     crops = t.face_crops(t.hog2_on(t.SINGLE_FACES))
     bgs = {kind: t.background(kind) for kind in t.BACKGROUNDS}
-    made = t.canvases(crops, bgs)
+    made = canvases(crops, bgs)
     keys, images = list(made), [img for img, _ in made.values()]
     detectors = {
         "CenterFace (default: 0.5, second look from 0.1)": CenterFaceDetector(),
@@ -109,11 +149,11 @@ def recall() -> list[dict]:
     rows = []
     for name, detections in found.items():
         results = {key: (*t.score(d, made[key][1]), len(made[key][1])) for key, d in zip(keys, detections)}
-        table = t.recall_table(results)
         rows.append({
             "detector": name,
-            **{f"{px} px": f"{f}/{n}" for px, (f, n) in table.items()},
+            **{f"{px} px": f"{f}/{n}" for px, (f, n) in recall_table(results).items()},
             "false per canvas": sum(fp for _, fp, _ in results.values()) / len(results),
+            f"{BAR_FOUND:.0%} at every size, under {BAR_FALSE:g} false per canvas": verdict(results),
         })
     return rows
 

@@ -19,7 +19,7 @@ from workers.photos import PhotoLimits, rebuild
 CONSENTED, NO_CONSENT, UNIDENTIFIED = "consented", "no_consent", "unidentified"
 # The smallest face each detector found on a 2048 px canvas of faces at decreasing sizes
 # (tests/test_faces.py::test_smallest_face_found_with_the_default_settings measures the default;
-# tests/test_detection.py the recall of each detector per size).
+# benchmarks/bench_detection.py the recall of each detector per size).
 SMALLEST_FOUND_PX = {"hog, upsample 1": 36, "hog, upsample 2": 16, "centerface": 16}
 OBSCURE, BLOCK_POLICY = "obscure", "block"
 FILL = (96, 96, 96)

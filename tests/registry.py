@@ -1,15 +1,26 @@
-"""The test registry of the consent issue: public figures standing in for enrolled pupils and staff."""
+"""The test registry of the consent issue: public figures standing in for enrolled pupils and staff.
+
+Enrolling means finding the one face in each photo (HOG upsample 2 by default: seconds per photo) and encoding
+it. That result depends only on the photos and the face settings, so it is computed once per session, by the
+product's own enrol() on a scratch database; each test then gets its own clean database with the same people,
+consents and templates, sealed with that test's instance key as enrol() seals them.
+"""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from consent_registry import importer
+from consent_registry.consent import biometric_status
 from consent_registry.enrolment import enrol
 from consent_registry.faces import FaceSettings
-from consent_registry.models import Person
+from consent_registry.matching import seal, unseal
+from consent_registry.models import FaceTemplate, Person
 from consent_registry.registry import face_context, school_today
-from gateway.db import session_for
+from gateway import settings as settings_module
+from gateway.db import session_for, upgrade
+from moderation import audit
 from tests.shared_fixtures import fixture_path
 
 HEADER = ",".join(importer.COLUMNS)
@@ -24,26 +35,70 @@ ROWS = [
 CSV = "\n".join([HEADER, *ROWS]) + "\n"
 ENROL = {"P001": ["obama_1.jpg", "obama_2.jpg"], "P002": ["biden_1.jpg", "biden_2.jpg"],
          "P003": ["alex_lacamoire_1.jpg"], "P004": ["rose_leslie_1.jpg", "rose_leslie_2.jpg"]}
+BY = "test"
+
+Templates = dict[str, list[tuple[str, np.ndarray]]]  # mis_id -> [(photo_sha256, face encoding)]
 
 
-def build(settings) -> dict[str, int]:
-    """Import the people, enrol their photos; returns {mis_id: person id}."""
-    with session_for(settings.database_url) as session:
-        plan = importer.plan(session, CSV)
-        assert not plan.errors, plan.errors
-        importer.apply(session, plan, "test", school_today(settings))
+def _import(session, settings) -> None:
+    plan = importer.plan(session, CSV)
+    assert not plan.errors, plan.errors
+    importer.apply(session, plan, BY, school_today(settings))
+
+
+def enrol_once(instance, face_settings: FaceSettings) -> Templates:
+    """Import and enrol everyone with enrol() on a scratch SQLite instance; the templates it kept, unsealed."""
+    # its own SQLite file whatever DATABASE_URL or .env say: the services' databases are not ours to write
+    scratch = settings_module.load({"INSTANCE_DIR": str(instance), "DATABASE_URL": f"sqlite:///{instance}/scratch.db"})
+    upgrade(scratch.database_url)
+    with session_for(scratch.database_url) as session:
+        _import(session, scratch)
         for mis_id, names in ENROL.items():
             person = session.scalar(select(Person).where(Person.mis_id == mis_id))
             photos = [(n, fixture_path(f"faces/{n}").read_bytes()) for n in names]
-            enrol(session, person, photos, settings.encryption_key, FaceSettings.from_settings(settings), "test",
-                  school_today(settings))
+            enrol(session, person, photos, scratch.encryption_key, face_settings, BY, school_today(scratch))
+        session.commit()
+        rows = session.execute(select(Person.mis_id, Person.id, FaceTemplate.photo_sha256, FaceTemplate.encrypted)
+                               .select_from(FaceTemplate).join(FaceTemplate.person).order_by(FaceTemplate.id)).all()
+    templates: Templates = {}
+    for mis_id, person_id, digest, blob in rows:
+        templates.setdefault(mis_id, []).append((digest, unseal(scratch.encryption_key, person_id, blob)))
+    assert {m: len(t) for m, t in templates.items()} == {m: len(n) for m, n in ENROL.items()}
+    return templates
+
+
+@pytest.fixture(scope="session")
+def enrolled(tmp_path_factory):
+    """enrolled(face_settings): enrol_once's templates, computed once per session for each face settings."""
+    cache: dict[FaceSettings, Templates] = {}
+
+    def get(face_settings: FaceSettings) -> Templates:
+        if face_settings not in cache:
+            cache[face_settings] = enrol_once(tmp_path_factory.mktemp("enrol"), face_settings)
+        return cache[face_settings]
+
+    return get
+
+
+def build(settings, templates: Templates) -> dict[str, int]:
+    """Import the people and add their enrolled templates as enrol() adds them; returns {mis_id: person id}."""
+    today = school_today(settings)
+    with session_for(settings.database_url) as session:
+        _import(session, settings)
+        for mis_id, kept in templates.items():
+            person = session.scalar(select(Person).where(Person.mis_id == mis_id))
+            assert biometric_status(person, today).ok  # enrol() would refuse otherwise
+            for digest, encoding in kept:  # sealed with this instance's key and this person's id
+                person.templates.append(FaceTemplate(encrypted=seal(settings.encryption_key, person.id, encoding),
+                                                     photo_sha256=digest, created_by=audit.actor_label(BY)))
+            audit.record(session, BY, "enrolled", f"person:{mis_id}", photos=len(kept))
         session.commit()
         return {p.mis_id: p.id for p in session.scalars(select(Person))}
 
 
 @pytest.fixture
-def registry(settings):
-    return build(settings)
+def registry(settings, enrolled):
+    return build(settings, enrolled(FaceSettings.from_settings(settings)))
 
 
 def context(settings):

@@ -1,18 +1,21 @@
 """Acceptance of the face detector: it must find every face before a photo is published.
 
-Definitions used throughout (benchmarks/bench_detection.py builds the same canvases from here):
+Definitions used throughout (benchmarks/bench_detection.py builds its canvases from here):
 
 * Face size = the height of the face's dlib HOG box (about eyebrows to chin). Each single-face
   fixture's face is located with HOG upsample 2 on the fixture (fitted to 2048 px, as
   published) and cut out with half a box of margin on every side; it is pasted so that its HOG
   box becomes SIZE px tall.
-* Canvases: 2048 x 1365, 20 faces each on a 5 x 4 grid at random places in their cells, on
+* A canvas: 2048 x 1365, 20 faces on a 5 x 4 grid at random places in their cells, on one of
   five backgrounds: a plain grey gradient, a random texture, and three fixture photos
   (iphone_hdr_YES.jpg: wisteria in bloom, IMG_5195.HEIC: leaves, corrupted.jpg: palms).
-  That is 100 faces per size, so that "99 %" allows one miss rather than none.
-  (CenterFaceDetector's thresholds were chosen on other canvases: other seeds, four backgrounds.)
 * A face is found when a detected box has IoU >= 0.3 with its pasted HOG box or has its
   centre inside that box. A detection that finds no pasted face is a false detection.
+
+Recall is a measurement, made by `python -m benchmarks.bench_detection` on 30 canvases per detector
+(100 faces per size; the bar: 99 % at every size, under one false detection per canvas). The tests
+here check what each detector must always do: find every face on a canvas of every measured size
+and nothing else, find the faces HOG upsample 2 finds on every fixture photo, and the interface.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ from tests.shared_fixtures import fixture_path
 
 
 WIDTH, HEIGHT = 2048, 1365
-SIZES = (16, 22, 28, 36, 48, 80)
+SIZES = (16, 22, 28, 36, 48, 80)  # face sizes: the benchmark's recall is per size; one canvas here has them all
 FACES_PER_CANVAS = 20
 SINGLE_FACES = [
     "faces/obama_1.jpg", "faces/obama_2.jpg", "faces/obama_3.jpg", "faces/obama_partial.jpg",
@@ -147,28 +150,23 @@ def paste(canvas: np.ndarray, crop: np.ndarray, box: tuple, face_px: float, x: i
     return (y + top * s, x + right * s, y + bottom * s, x + left * s)
 
 
-def canvas(bg: np.ndarray, face_px: int, crops: list, seed: int) -> tuple[np.ndarray, list[tuple]]:
-    """20 faces of face_px on bg, one per cell of a 5 x 4 grid: the image and the face boxes."""
+def canvas(bg: np.ndarray, face_px, crops: list, seed: int) -> tuple[np.ndarray, list[tuple]]:
+    """20 faces on bg, one per cell of a 5 x 4 grid: the image and the face boxes. face_px is the
+    faces' size, or a sequence of sizes taken in turn."""
     rng = np.random.default_rng(seed)
     img, faces = bg.copy(), []
     cols, rows = 5, 4
     cw, ch = WIDTH // cols, HEIGHT // rows
+    sizes = face_px if isinstance(face_px, (tuple, list)) else (face_px,)
     for k in range(FACES_PER_CANVAS):
+        px = sizes[k % len(sizes)]
         name, crop, box = crops[(k + seed) % len(crops)]
-        s = face_px / (box[2] - box[0])
+        s = px / (box[2] - box[0])
         w, h = round(crop.shape[1] * s), round(crop.shape[0] * s)
         x = (k % cols) * cw + int(rng.integers(0, max(1, cw - w)))
         y = (k // cols) * ch + int(rng.integers(0, max(1, ch - h)))
-        faces.append(paste(img, crop, box, face_px, x, y))
+        faces.append(paste(img, crop, box, px, x, y))
     return img, faces
-
-
-def canvases(crops: list, backgrounds: dict[str, np.ndarray]):
-    """(size, background name) -> (image, face boxes), the same every run."""
-    return {
-        (px, kind): canvas(bg, px, crops, seed=1000 + 10 * px + i)
-        for px in SIZES for i, (kind, bg) in enumerate(backgrounds.items())
-    }
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -200,15 +198,6 @@ def square(box) -> tuple:
     half = ((right - left) * (bottom - top)) ** 0.5 / 2
     cy, cx = (top + bottom) / 2, (left + right) / 2
     return (cy - half, cx + half, cy + half, cx - half)
-
-
-def recall_table(results: dict, sizes=SIZES) -> dict[int, tuple[int, int]]:
-    """size -> (found, faces) over all backgrounds, from {(size, bg): (found, false, faces)}."""
-    table = {}
-    for (px, _), (found, _false, n) in results.items():
-        f, total = table.get(px, (0, 0))
-        table[px] = (f + found, total + n)
-    return {px: table[px] for px in sizes if px in table}
 
 
 # --- module-wide data (computed once) ---------------------------------------------------
@@ -244,28 +233,14 @@ def centerface() -> CenterFaceDetector:
     return CenterFaceDetector()
 
 
-@pytest.fixture(scope="module")
-def canvas_results(crops, detector):
-    bgs = {kind: background(kind) for kind in BACKGROUNDS}
-    out = {}
-    for key, (img, faces) in canvases(crops, bgs).items():
-        found, false = score(detector.detect(img), faces)
-        out[key] = (found, false, len(faces))
-    return out
+# --- 1. faces on canvases: every one found, nothing else ---------------------------------
 
-
-# --- 1. recall on synthetic canvases ---------------------------------------------------------
-
-@pytest.mark.parametrize("px", SIZES)
-def test_detector_finds_99_percent_at_every_size(canvas_results, px):
-    found, total = recall_table(canvas_results)[px]
-    by_bg = {bg: f"{f}/{n}" for (size, bg), (f, _, n) in canvas_results.items() if size == px}
-    assert found >= 0.99 * total, f"{px} px: found {found}/{total} ({by_bg})"
-
-
-def test_detector_has_under_one_false_detection_per_canvas(canvas_results):
-    false = {key: fp for key, (_, fp, _) in canvas_results.items()}
-    assert sum(false.values()) / len(false) < 1.0, {k: v for k, v in false.items() if v}
+def test_detector_finds_every_face_on_a_canvas_and_nothing_else(crops, detector):
+    """20 faces of every measured size (16 to 80 px, in turn) on a photo of leaves: all found, and no
+    false detection on the rest of the photo. (A blank canvas is in test_boxes_are_ints_inside_the_image_...)"""
+    img, faces = canvas(background("leaves"), SIZES, crops, seed=1)
+    found, false = score(detector.detect(img), faces)
+    assert (found, false) == (len(faces), 0), f"found {found}/{len(faces)}, {false} false"
 
 
 # --- 2. the same faces as HOG upsample 2 on every fixture photo ---------------------------

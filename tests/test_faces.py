@@ -241,14 +241,12 @@ def test_consent_is_checked_again_just_before_publishing(settings, registry, log
 
 def test_gateway_check_lists_each_face_by_mis_id(settings, registry, tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
 
-    result = subprocess.run([sys.executable, "-m", "gateway", "check", "--image",
-                             str(fixture_path("faces/group_two_people.jpg")), "--alt", "Visitors", "--out",
-                             str(tmp_path), "--json"], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
-    assert result.returncode == 0, result.stderr
+    from tests.test_cli import gateway  # in this process, as Click runs it
+
+    result = gateway("check", "--image", str(fixture_path("faces/group_two_people.jpg")), "--alt", "Visitors",
+                     "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.stderr
     faces = json.loads(result.stdout)["images"][0]["faces"]
     assert sorted((f["person"], f["verdict"], f["obscured"]) for f in faces) == [
         ("P001", "consented", False), ("P002", "no_consent", True)]

@@ -1,19 +1,12 @@
 """The consent registry's imports, command line and pages."""
 import io
-import os
-import subprocess
-import sys
 
 from sqlalchemy import func, select
 
 from consent_registry.models import BiometricConsent, Person, PhotoConsent
 from tests.registry import CSV, HEADER, ROWS
 from tests.shared_fixtures import fixture_path
-
-
-def gateway(*args):
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=300)
+from tests.test_cli import gateway  # in this process, as Click runs it
 
 
 def counts(read):
@@ -29,7 +22,7 @@ def test_a_file_with_errors_reports_every_bad_row_and_imports_nothing(env, read,
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(bad) + "\n")
     result = gateway("people", "import", str(path))
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "row 3: social_consent_date '2026-13-01' is not a date as YYYY-MM-DD" in result.stderr
     assert "row 4: social_consent must be one of granted, refused, withdrawn or empty, not 'maybe'" in result.stderr
     assert "row 5: mis_id P001 is also on row 2" in result.stderr
@@ -41,14 +34,14 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(env, read
     path = tmp_path / "people.csv"
     path.write_text(CSV)
     dry = gateway("people", "import", str(path), "--dry-run")
-    assert dry.returncode == 0 and "dry run: 14 change(s) would be made" in dry.stdout
+    assert dry.exit_code == 0 and "dry run: 14 change(s) would be made" in dry.stdout
     assert counts(read) == (0, 0, 0)
     first = gateway("people", "import", str(path))
-    assert first.returncode == 0 and "imported: 14 change(s)" in first.stdout
+    assert first.exit_code == 0 and "imported: 14 change(s)" in first.stdout
     after_first = counts(read)
     assert after_first == (5, 5, 4)
     second = gateway("people", "import", str(path))
-    assert second.returncode == 0 and "imported: 0 change(s)" in second.stdout
+    assert second.exit_code == 0 and "imported: 0 change(s)" in second.stdout
     assert counts(read) == after_first
     changed = CSV.replace("P003,staff,Alex,Lacamoire,,,granted", "P003,staff,Alex,Lacamoire,,,withdrawn")
     path.write_text(changed)
@@ -60,20 +53,20 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(env, read
 def test_enrol_show_and_withdraw_from_the_command_line(env, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text(CSV)
-    assert gateway("people", "import", str(path)).returncode == 0
+    assert gateway("people", "import", str(path)).exit_code == 0
     enrolled = gateway("people", "enrol", "P001", str(fixture_path("faces/obama_1.jpg")),
                        str(fixture_path("faces/obama_2.jpg")))
-    assert enrolled.returncode == 0 and "2 template(s) added, 2 in all" in enrolled.stdout
+    assert enrolled.exit_code == 0 and "2 template(s) added, 2 in all" in enrolled.stdout
     two_faces = gateway("people", "enrol", "P003", str(fixture_path("faces/group_two_people.jpg")))
-    assert two_faces.returncode == 1 and "must show exactly one face; 2 were found" in two_faces.stderr
+    assert two_faces.exit_code == 1 and "must show exactly one face; 2 were found" in two_faces.stderr
     no_consent = gateway("people", "enrol", "P005", str(fixture_path("faces/kit_harington_1.jpg")))
-    assert no_consent.returncode == 1 and "cannot be enrolled: no biometric consent" in no_consent.stderr
+    assert no_consent.exit_code == 1 and "cannot be enrolled: no biometric consent" in no_consent.stderr
     shown = gateway("people", "show", "P001").stdout
     assert "social media photos: written consent on record" in shown and "templates: 2" in shown
     withdrawn = gateway("people", "withdraw", "P001", "--consent", "biometric")
-    assert withdrawn.returncode == 0 and "face templates kept: 0" in withdrawn.stdout
+    assert withdrawn.exit_code == 0 and "face templates kept: 0" in withdrawn.stdout
     assert "face recognition: biometric consent withdrawn; templates: 0" in gateway("people", "show", "P001").stdout
-    assert gateway("people", "show", "P999").returncode == 1
+    assert gateway("people", "show", "P999").exit_code == 1
 
 
 def test_the_consent_officer_imports_with_a_preview_and_teachers_cannot_see_the_registry(login, read):
