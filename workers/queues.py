@@ -13,6 +13,7 @@ PUBLISH = "publish"
 CHECKS = "checks"
 ALL = (TAKEDOWNS, PUBLISH, CHECKS)  # the order every worker takes them in: a takedown never waits behind a check
 DAY = 24 * 3600
+ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)  # the queue is out of reach
 
 
 def connection(settings) -> redis.Redis:

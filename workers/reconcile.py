@@ -131,7 +131,7 @@ def _each(session, report: Report, kind: str, ident: int, handle) -> None:
     """Handle one row; a failure is logged and counted, and the round goes on. A queue outage ends the round."""
     try:
         handle()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+    except queues.ERRORS:
         session.rollback()
         raise
     except Exception:  # one bad row must not stop the takedowns and re-queues of every other row

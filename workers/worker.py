@@ -24,7 +24,7 @@ from workers.purge import purge_import_previews, purge_originals
 log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-QUEUE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+QUEUE_ERRORS = queues.ERRORS
 MAX_WAIT = 10.0  # seconds between tries while the queue is down
 
 
