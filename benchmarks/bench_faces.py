@@ -10,7 +10,7 @@ from consent_registry.consent import Status
 from consent_registry.faces import FaceContext, FaceSettings, check_faces
 from consent_registry.matching import Gallery
 from tests.shared_fixtures import FIXTURES
-from workers.photos import PhotoLimits, clean_photo
+from workers.checks.photos import PhotoLimits, clean_photo
 
 
 def _photo(name: str, long_side: int | None = None) -> tuple[str, bytes]:

@@ -3,7 +3,7 @@ every rule), next to urllib.parse.urlsplit(url).hostname of the same URLs (uncac
 from urllib.parse import urlsplit
 
 from benchmarks import median_seconds
-from workers.links import DEFAULT_ALLOW, LinkPolicy, check_links, find_links
+from workers.checks.links import DEFAULT_ALLOW, LinkPolicy, check_links, find_links
 
 LINKS = [
     "https://www.bbc.co.uk/news/education-67890123",

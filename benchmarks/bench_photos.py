@@ -6,7 +6,7 @@ from PIL import Image
 
 from benchmarks import median_seconds
 from tests.shared_fixtures import FIXTURES
-from workers.photos import clean_photo  # also registers the HEIF opener for the baseline
+from workers.checks.photos import clean_photo  # also registers the HEIF opener for the baseline
 
 PHOTOS = ["photos/iphone_hdr_YES.jpg", "photos/corrupted.jpg", "photos/IMG_5195.HEIC"]
 

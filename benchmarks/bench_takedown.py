@@ -26,9 +26,9 @@ from consent_registry.consent import record_photo_consent
 from consent_registry.enrolment import enrol
 from consent_registry.faces import FaceSettings
 from consent_registry.models import Person, Takedown
-from gateway import settings as settings_module
-from gateway.db import session_for, upgrade
-from gateway.demo import seed_if_empty
+from gateway.core import settings as settings_module
+from gateway.core.db import session_for, upgrade
+from gateway.services.demo import seed_if_empty
 from moderation.models import ImageFace, Post, PostImage
 from tools.chaos import Gateway, Web, free_port, photo, until
 from workers import queues
@@ -151,7 +151,7 @@ def _running_school():
     instance = Path(tempfile.mkdtemp(prefix="bench-takedown-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(INSTANCE_DIR=str(instance), HOST="127.0.0.1", PORT=str(free_port()), LOG_LEVEL="WARNING",
-               DATABASE_URL=f"sqlite:///{instance / 'gateway.db'}")  # explicit: a stray .env must not choose
+               DATABASE_URL=f"sqlite:///{instance / 'gateway.core.db'}")  # explicit: a stray .env must not choose
     passwords = _school(env)
     gateway = Gateway(env, instance / "gateway.log")
     try:

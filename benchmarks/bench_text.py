@@ -13,9 +13,9 @@ from __future__ import annotations
 import random
 
 from benchmarks import median_seconds
-from workers.names import NameMatcher, RosterPerson
-from workers.personal_data import find_personal_data
-from workers.tone import check_tone
+from workers.checks.names import NameMatcher, RosterPerson
+from workers.checks.personal_data import find_personal_data
+from workers.checks.tone import check_tone
 
 FIRST = (
     "Amelia Olivia Isla Ava Mia Ivy Lily Isabella Sophia Grace Freya Florence Willow Emily Ella Poppy Evie "

@@ -11,7 +11,7 @@ from consent_registry.faces import FaceSettings, decode
 from consent_registry.matching import seal
 from consent_registry.models import FaceTemplate, Person
 from moderation import audit
-from workers.photos import PhotoLimits, clean_photo
+from workers.checks.photos import PhotoLimits, clean_photo
 
 MAX_TEMPLATES = 5
 

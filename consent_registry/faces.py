@@ -14,7 +14,7 @@ from consent_registry.consent import Status
 from consent_registry.detection import MIN_ENCODABLE_PX, encoding_box, make_detector
 from consent_registry.matching import Gallery
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
-from workers.photos import PhotoLimits, rebuild
+from workers.checks.photos import PhotoLimits, rebuild
 
 CONSENTED, NO_CONSENT, UNIDENTIFIED = "consented", "no_consent", "unidentified"
 # The smallest face each detector found on a 2048 px canvas of faces at decreasing sizes

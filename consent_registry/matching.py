@@ -7,7 +7,7 @@ import numpy as np
 from sqlalchemy import select
 
 from consent_registry.models import FaceTemplate
-from gateway.crypto import decrypt, encrypt
+from gateway.core.crypto import decrypt, encrypt
 
 DIMENSIONS = 128
 

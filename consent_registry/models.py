@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base, UTCDateTime, utcnow
+from gateway.core.db import Base, UTCDateTime, utcnow
 
 PUPIL, STAFF = "pupil", "staff"
 GRANTED, REFUSED, WITHDRAWN = "granted", "refused", "withdrawn"

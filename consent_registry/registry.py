@@ -10,7 +10,7 @@ from consent_registry.consent import Status, in_school, photo_status
 from consent_registry.faces import FaceContext, FaceSettings
 from consent_registry.matching import Gallery
 from consent_registry.models import Person
-from workers.names import NameMatcher, RosterPerson
+from workers.checks.names import NameMatcher, RosterPerson
 
 UNKNOWN = Status(False, "no consent on record")
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base, UTCDateTime, utcnow
+from gateway.core.db import Base, UTCDateTime, utcnow
 
 TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
 ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)

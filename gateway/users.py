@@ -73,7 +73,7 @@ def login_subject(email: str) -> str:
 
 def too_many_failures(session, email: str) -> bool:
     """Ten wrong passwords for one e-mail within 15 minutes hold that e-mail back for the rest of them."""
-    from gateway.db import utcnow
+    from gateway.core.db import utcnow
 
     since = utcnow() - timedelta(minutes=LOCKOUT_MINUTES)
     failures = session.scalar(select(func.count()).select_from(audit.AuditEntry).where(

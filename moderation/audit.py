@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.db import Base, UTCDateTime, utcnow
+from gateway.core.db import Base, UTCDateTime, utcnow
 
 GENESIS = "0" * 64
 

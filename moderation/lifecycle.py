@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from gateway.db import utcnow
+from gateway.core.db import utcnow
 
 DRAFT = "draft"
 SUBMITTED = "submitted"

@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, UTCDateTime, utcnow
+from gateway.core.db import Base, UTCDateTime, utcnow
 from moderation import audit
-from workers.links import LinkPolicy, normalise_entry
+from workers.checks.links import LinkPolicy, normalise_entry
 
 ALLOW, BLOCK = "allow", "block"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base, UTCDateTime, utcnow
+from gateway.core.db import Base, UTCDateTime, utcnow
 from gateway.models import Account, User
 
 

@@ -11,14 +11,14 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from gateway import settings as settings_module
+from gateway.core import settings as settings_module
 import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
 import moderation.audit  # noqa: F401
 from moderation.link_rules import LinkRule
-from workers.links import DEFAULT_ALLOW
+from workers.checks.links import DEFAULT_ALLOW
 import moderation.models  # noqa: F401
-from gateway.db import Base, engine_for, session_for, upgrade
-from gateway.demo import seed_if_empty
+from gateway.core.db import Base, engine_for, session_for, upgrade
+from gateway.services.demo import seed_if_empty
 from workers import embedded
 
 pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several modules, set up once
@@ -119,7 +119,7 @@ def school(session):
 
 @pytest.fixture
 def app(settings):
-    from gateway.web import create_app
+    from gateway.web.app import create_app
 
     return create_app(settings)
 

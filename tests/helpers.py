@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 from sqlalchemy import func, select
 
+from gateway.cli import main
 from moderation.audit import AuditEntry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +96,11 @@ def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
         time.sleep(0.05)
     tail = f"\nlog ends:\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+
+
+def gateway(*args, stdin=None, env=None):
+    """Run the command in this process; env adds to (or overrides) the environment for the run only."""
+    result = CliRunner().invoke(main, list(args), input=stdin, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash: as a process it would have ended in a traceback
+    return result

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -53,7 +54,7 @@ def live_server(env, settings, school, tmp_path):
     """The app on a free port (waitress, in a thread) and `gateway worker` as a child process."""
     from waitress import create_server
 
-    from gateway.web import create_app
+    from gateway.web.app import create_app
 
     server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
@@ -156,3 +157,17 @@ def reload_until(page, locator, live: LiveServer | None = None, timeout: float =
                 raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what or locator} "
                                      f"on {page.url}{detail}") from None
             page.reload()
+
+
+WAITING = "Waiting for senior leader review"
+
+
+def open_for_review(page, live, text: str) -> None:
+    """As SMT: Review, wait for the worker to finish the checks, open the post."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    card = page.locator("li.card").filter(has_text=text).filter(has_text=WAITING)
+    reload_until(page, card, live, timeout=30, what=f"{text!r} waiting for review")
+    card.get_by_role("link", name=text).click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Review post \d+"))).to_contain_text(WAITING)
+    expect(page.locator("p.text")).to_have_text(text)

@@ -18,8 +18,8 @@ from consent_registry.faces import FaceSettings
 from consent_registry.matching import seal, unseal
 from consent_registry.models import FaceTemplate, Person
 from consent_registry.registry import face_context, school_today
-from gateway import settings as settings_module
-from gateway.db import session_for, upgrade
+from gateway.core import settings as settings_module
+from gateway.core.db import session_for, upgrade
 from moderation import audit
 from tests.shared_fixtures import fixture_path
 

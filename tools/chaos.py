@@ -33,9 +33,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from consent_registry.models import Takedown
-from gateway import settings as settings_module
-from gateway.db import engine_for, session_for, upgrade
-from gateway.demo import seed_if_empty
+from gateway.core import settings as settings_module
+from gateway.core.db import engine_for, session_for, upgrade
+from gateway.services.demo import seed_if_empty
 from moderation.audit import AuditEntry
 from moderation.models import Post
 from tools.tcp_proxy import TcpProxy
@@ -176,7 +176,7 @@ class Services:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(INSTANCE_DIR=str(instance), HOST="127.0.0.1", PORT=str(free_port()), RECONCILE_SECONDS="5",
                    CHECK_TIMEOUT="60", PUBLISH_TIMEOUT="30", PUBLISH_LOOKUP_DELAY="5", LOG_LEVEL="INFO",
-                   DATABASE_URL=args.database_url or f"sqlite:///{instance / 'gateway.db'}")
+                   DATABASE_URL=args.database_url or f"sqlite:///{instance / 'gateway.core.db'}")
         if args.database_url:
             _fresh_postgres(args.database_url)
         self.env, self.archive, self.server = env, instance / "archive", None

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway import storage
-from gateway.db import session_for, utcnow
+from gateway.core import storage
+from gateway.core.db import session_for, utcnow
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage
 

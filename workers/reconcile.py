@@ -20,11 +20,12 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from consent_registry.models import Takedown
-from gateway.db import lock_row, session_for, utcnow
-from gateway.publishers import PublishError, outgoing_for, publisher_for
+from gateway.core.db import lock_row, session_for, utcnow
+from gateway.platforms.base import PublishError, outgoing_for, publisher_for
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
-from workers import jobs, queues
+from gateway.services import publishing
+from workers import queues
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "gateway:reconcile"
@@ -228,11 +229,11 @@ def _resolve_unknown(session, settings, conn, pub, report: Report) -> None:
         pub.lease_until = utcnow() + timedelta(seconds=60)
         return session.commit()
     if found:
-        jobs.record_published(session, pub, found)
+        publishing.record_published(session, pub, found)
         session.commit()
         return report.publications_found.append(pub.id)
-    if pub.attempts >= jobs.MAX_ATTEMPTS:
-        jobs.give_up(session, pub, f"It was tried {pub.attempts} times and cannot be found on {pub.account.label}.")
+    if pub.attempts >= publishing.MAX_ATTEMPTS:
+        publishing.give_up(session, pub, f"It was tried {pub.attempts} times and cannot be found on {pub.account.label}.")
         return
     pub.state, pub.lease_until = "pending", None
     audit.record(session, "reconciler", "publish_requeued", f"post:{pub.post_id}", account=pub.account.label)

@@ -17,7 +17,7 @@ import redis
 from rq import Worker
 
 from consent_registry.registry import name_matcher
-from gateway.db import session_for
+from gateway.core.db import session_for
 from workers import queues, reconcile
 from workers.purge import purge_import_previews, purge_originals
 

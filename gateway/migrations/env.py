@@ -1,6 +1,6 @@
 from alembic import context
 
-from gateway.db import Base, engine_for
+from gateway.core.db import Base, engine_for
 import consent_registry.models  # noqa: F401  (the models register their tables)
 import gateway.models  # noqa: F401
 import moderation.audit  # noqa: F401

@@ -1,0 +1,31 @@
+"""What every command shares: settings, a session, and refusals turned into one line."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from gateway.core import settings as settings_module
+from gateway.core.db import session_for
+
+
+def load_settings():
+    try:
+        return settings_module.load()
+    except settings_module.SettingsError as exc:
+        click.echo(f"gateway: {exc}", err=True)
+        sys.exit(2)
+
+
+def session(settings):
+    return session_for(settings.database_url)
+
+
+@contextmanager
+def refusals():
+    """Our plain-words refusals (ValueErrors) become one line on standard error and exit status 1."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,1 @@
+"""What everything else stands on: database, encryption, storage, settings, refusals. Imports nothing of ours."""

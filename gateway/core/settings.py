@@ -1,0 +1,177 @@
+"""Settings from the environment (and an optional .env), and the instance folder."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line for the person starting the gateway."""
+
+
+def _int(env, name, default, minimum=1):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _float(env, name, default, low, high):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _domains(env) -> tuple[str, ...]:
+    from workers.checks.links import normalise_entry
+
+    entries = []
+    for raw in (env.get("SCHOOL_DOMAINS") or "").split(","):
+        if raw.strip():
+            try:
+                entries.append(normalise_entry(raw.strip()))
+            except ValueError as exc:
+                raise SettingsError(f"SCHOOL_DOMAINS: {exc}") from None
+    return tuple(entries)
+
+
+def _choice(env, name, default, choices):
+    value = env.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance: Path
+    database_url: str
+    redis_url: str | None
+    school_name: str
+    host: str
+    port: int
+    max_photo_mb: int
+    max_photos: int
+    check_timeout: int
+    publish_timeout: int
+    publish_lookup_delay: int
+    approval_hours: int
+    reconcile_seconds: int
+    retention_days: int
+    secret_key: bytes = field(repr=False)
+    encryption_key: bytes = field(repr=False)
+    face_tolerance: float = 0.5
+    face_margin: float = 0.06
+    face_detector: str = "hog"
+    face_upsample: int = 2
+    face_threshold: float = 0.5
+    face_policy: str = "obscure"
+    names_include_staff: bool = False
+    school_domains: tuple[str, ...] = ()
+    link_expand: bool = False
+    takedown_auto: bool = True
+    safe_browsing_url: str | None = None
+    safe_browsing_key: str | None = field(default=None, repr=False)
+    timezone: str = "Europe/London"
+    log_level: str = "INFO"
+
+    @property
+    def media(self) -> Path:
+        return self.instance / "media"
+
+    @property
+    def archive(self) -> Path:
+        return self.instance / "archive"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.instance / "queue"
+
+
+def _key_file(path: Path, size: int) -> bytes:
+    """Read a key, creating it with owner-only permissions on first run."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(size))
+    if path.stat().st_mode & 0o077:
+        raise SettingsError(f"{path} must be readable by its owner only (chmod 600 {path})")
+    key = path.read_bytes()
+    if len(key) != size:
+        raise SettingsError(f"{path} is damaged: expected {size} bytes, found {len(key)}")
+    return key
+
+
+def load(environ=None) -> Settings:
+    """Settings from .env (if present) overlaid by the environment; creates the instance folder."""
+    env = {**dotenv_values(".env"), **(os.environ if environ is None else environ)}
+    instance = Path(env.get("INSTANCE_DIR") or "instance").resolve()
+    try:
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for sub in ("media", "archive", "queue"):
+            (instance / sub).mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create the instance folder {instance}: {exc.strerror}") from None
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'gateway.core.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if not database_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise SettingsError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, not {database_url!r}")
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}")
+    timezone = env.get("TIMEZONE") or "Europe/London"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"TIMEZONE must be a time zone name such as Europe/London, not {timezone!r}") from None
+    return Settings(
+        instance=instance,
+        database_url=database_url,
+        redis_url=redis_url,
+        school_name=env.get("SCHOOL_NAME") or "Demo Primary School",
+        host=env.get("HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 5000),
+        max_photo_mb=_int(env, "MAX_PHOTO_MB", 25),
+        max_photos=_int(env, "MAX_PHOTOS", 4),
+        check_timeout=_int(env, "CHECK_TIMEOUT", 600),
+        publish_timeout=_int(env, "PUBLISH_TIMEOUT", 120),
+        publish_lookup_delay=_int(env, "PUBLISH_LOOKUP_DELAY", 90, minimum=0),
+        approval_hours=_int(env, "APPROVAL_HOURS", 72),
+        reconcile_seconds=_int(env, "RECONCILE_SECONDS", 60),
+        retention_days=_int(env, "RETENTION_DAYS", 30),
+        face_tolerance=_float(env, "FACE_TOLERANCE", 0.5, 0.2, 0.6),
+        face_margin=_float(env, "FACE_MARGIN", 0.06, 0.0, 0.3),
+        face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
+        face_upsample=_int(env, "FACE_UPSAMPLE", 2, minimum=0),
+        face_threshold=_float(env, "FACE_THRESHOLD", 0.5, 0.1, 0.9),
+        face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),
+        school_domains=_domains(env),
+        takedown_auto=_choice(env, "TAKEDOWN_AUTO", "yes", ("yes", "no")) == "yes",
+        link_expand=_choice(env, "LINK_EXPAND", "no", ("yes", "no")) == "yes",
+        safe_browsing_url=env.get("SAFE_BROWSING_URL") or None,
+        safe_browsing_key=env.get("SAFE_BROWSING_KEY") or None,
+        names_include_staff=_choice(env, "NAMES_INCLUDE_STAFF", "no", ("yes", "no")) == "yes",
+        timezone=timezone,
+        log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        secret_key=_key_file(instance / "secret.key", 32),
+        encryption_key=_key_file(instance / "encryption.key", 32),
+    )

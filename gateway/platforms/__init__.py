@@ -1,0 +1,1 @@
+"""The networks the gateway publishes to: one module each, behind one contract."""

@@ -1,0 +1,1 @@
+"""The web app: a factory and one blueprint per feature."""

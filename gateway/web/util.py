@@ -1,0 +1,58 @@
+"""What every blueprint needs: the request's database session, settings, queue and role checks."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, g
+from flask_login import current_user, login_required
+
+from gateway.core.db import session_for
+from workers import queues
+
+
+def settings():
+    return current_app.config["GATEWAY_SETTINGS"]
+
+
+def db():
+    if "db" not in g:
+        g.db = session_for(settings().database_url)
+    return g.db
+
+
+def queue_conn():
+    if "queue_conn" not in g:
+        g.queue_conn = queues.connection(settings())
+    return g.queue_conn
+
+
+def requires(check):
+    """Log-in required, and `check(user)` must hold, else 403. Checked on the server for every request."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not check(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def reviewer(user) -> bool:
+    return user.can_review
+
+
+def head(user) -> bool:
+    return user.can_admin
+
+
+def registry_keeper(user) -> bool:
+    return user.can_keep_registry
+
+
+def anyone(user) -> bool:
+    return True

@@ -1,0 +1,111 @@
+"""The `gateway` command line, run as a school's IT person would run it.
+
+Most tests run the command in this process with Click's runner: the same parsing, output and exit status,
+without a new interpreter importing dlib and OpenCV again for every command. What only a real process shows
+(its exit status and all it prints when the settings are broken) is checked on `python -m gateway`.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select, text
+
+from gateway.core.db import session_for
+from moderation.audit import AuditEntry
+from tests.helpers import gateway
+
+
+def gateway_process(*args, env):
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_check_prints_the_documented_object_for_a_clean_text(tmp_path):
+    result = gateway("check", "--text", "Sports day was great", "--json", env={"INSTANCE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "verdict": "pass", "findings": [], "text": "Sports day was great", "images": [], "links": []}
+
+
+def test_check_exits_1_on_block_and_2_on_usage_errors(tmp_path):
+    env = {"INSTANCE_DIR": str(tmp_path)}
+    too_long = gateway("check", "--text", "x" * 281, "--json", env=env)
+    assert too_long.exit_code == 1
+    body = json.loads(too_long.stdout)
+    assert body["verdict"] == "block" and body["findings"][0]["code"] == "text_too_long"
+    assert gateway("check", env=env).exit_code == 2
+    assert gateway("check", "--image", str(tmp_path / "missing.jpg"), env=env).exit_code == 2
+
+
+def test_broken_settings_stop_with_one_clear_line(tmp_path):
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "PORT": "eighty"}
+    result = gateway_process("db", "upgrade", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "gateway: PORT must be a whole number, not 'eighty'"
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "DATABASE_URL": "mysql://db/school"}
+    result = gateway_process("db", "upgrade", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("gateway: DATABASE_URL must be")
+
+
+def test_keys_are_created_owner_only_on_first_run(tmp_path):
+    from gateway.core import settings as settings_module
+
+    s = settings_module.load({"INSTANCE_DIR": str(tmp_path / "inst")})
+    for name in ("secret.key", "encryption.key"):
+        assert (s.instance / name).stat().st_mode & 0o777 == 0o600
+    assert s.instance.stat().st_mode & 0o777 == 0o700
+    assert settings_module.load({"INSTANCE_DIR": str(tmp_path / "inst")}).secret_key == s.secret_key
+    os.chmod(s.instance / "secret.key", 0o644)
+    with pytest.raises(settings_module.SettingsError, match="owner only"):
+        settings_module.load({"INSTANCE_DIR": str(tmp_path / "inst")})
+
+
+def test_users_add_reads_the_password_or_generates_one(env, settings):
+    given = gateway("users", "add", "Amy@School.org", "--name", "Amy Adams", "--role", "smt", stdin="a-long-password\n")
+    assert given.exit_code == 0 and "password:" not in given.stdout
+    generated = gateway("users", "add", "bob@school.org", "--name", "Bob", "--role", "teacher", stdin="")
+    assert generated.exit_code == 0
+    password = generated.stdout.rsplit("password: ", 1)[1].strip()
+    assert len(password) >= 12
+    duplicate = gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="another-password\n")
+    assert duplicate.exit_code == 1 and "already a user amy@school.org" in duplicate.stderr
+    from gateway.users import authenticate
+
+    with session_for(settings.database_url) as s:
+        assert authenticate(s, "amy@school.org", "a-long-password").role == "smt"
+        assert authenticate(s, "bob@school.org", password).role == "teacher"
+        assert authenticate(s, "bob@school.org", "wrong") is None
+
+
+def test_accounts_are_usable_only_after_a_head_confirms_them(env, settings, school):
+    added = gateway("accounts", "add", "--platform", "archive", "--handle", "news", "--url", "https://demo.school/news")
+    assert added.exit_code == 0 and "a headteacher must confirm it" in added.stdout
+    assert "news\thttps://demo.school/news\tnot confirmed" in gateway("accounts", "list").stdout
+    not_head = gateway("accounts", "confirm", "2", "--by", "smt@demo.school")
+    assert not_head.exit_code == 1 and "only the headteacher" in not_head.stderr
+    confirmed = gateway("accounts", "confirm", "2", "--by", "head@demo.school")
+    assert confirmed.exit_code == 0
+    assert "news\thttps://demo.school/news\tconfirmed by Helen Head" in gateway("accounts", "list").stdout
+    bad = gateway("accounts", "add", "--platform", "archive", "--handle", "../etc", "--url", "https://x.org")
+    assert bad.exit_code == 1 and "a handle is letters" in bad.stderr
+
+
+def test_audit_verify_detects_an_edited_or_deleted_entry(env, settings, school):
+    ok = gateway("audit", "verify")
+    assert ok.exit_code == 0 and "audit log intact" in ok.stdout
+    with session_for(settings.database_url) as s:
+        entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [e.action for e in entries][:4] == ["user_added"] * 4
+        s.execute(text("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2"))
+        s.commit()
+    edited = gateway("audit", "verify")
+    assert edited.exit_code == 1 and "entry 2 (user_added user:2) was changed" in edited.stderr
+    with session_for(settings.database_url) as s:
+        s.execute(text("UPDATE audit_log SET actor = :a WHERE seq = 2"), {"a": entries[1].actor})
+        s.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+        s.commit()
+    deleted = gateway("audit", "verify")
+    assert deleted.exit_code == 1 and "entry 3 is missing" in deleted.stderr

@@ -1,0 +1,1 @@
+"""The checks every post passes through, each behind one contract."""
