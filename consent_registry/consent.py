@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from gateway.core.errors import Refused
 from consent_registry.models import (
     GRANTED, PUPIL, SOCIAL, STATUSES, WITHDRAWN, BiometricConsent, Person, PhotoConsent)
 from consent_registry.withdrawal import Consequences, after_photo_consent_ended
 from moderation import audit
 
 
-class ConsentError(ValueError):
+class ConsentError(Refused):
     """A plain-words reason why a consent could not be recorded."""
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import face_recognition
 
+from gateway.core.errors import Refused
 from consent_registry.consent import biometric_status
 from consent_registry.faces import FaceSettings, decode
 from consent_registry.matching import seal
@@ -16,7 +17,7 @@ from workers.checks.photos import PhotoLimits, clean_photo
 MAX_TEMPLATES = 5
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(Refused):
     """A plain-words reason why nothing was enrolled."""
 
 

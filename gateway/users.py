@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from gateway.core.errors import Refused
 from gateway.models import ROLES, User
 from moderation import audit
 
@@ -21,7 +22,7 @@ MAX_FAILURES, LOCKOUT_MINUTES = 10, 15
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class UserError(ValueError):
+class UserError(Refused):
     """A plain-words reason why a user could not be created or changed."""
 
 

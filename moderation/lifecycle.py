@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from gateway.core.errors import Refused
 from gateway.core.db import utcnow
 
 DRAFT = "draft"
@@ -78,7 +79,7 @@ def publish_time_problem(when: datetime, now: datetime | None = None) -> str | N
     return None
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(Refused):
     """The move is not allowed from the post's state, or a rule forbids it."""
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import click
 
 from gateway.core import settings as settings_module
+from gateway.core.errors import Refused
 from gateway.core.db import session_for
 
 
@@ -24,8 +25,8 @@ def session(settings):
 
 @contextmanager
 def refusals():
-    """Our plain-words refusals (ValueErrors) become one line on standard error and exit status 1."""
+    """A refusal becomes its reasons on one line of standard error and exit status 1."""
     try:
         yield
-    except ValueError as exc:
+    except Refused as exc:
         raise click.ClickException(str(exc)) from None

@@ -42,13 +42,14 @@ def _float(env, name, default, low, high):
 
 def _domains(env) -> tuple[str, ...]:
     from workers.checks.links import normalise_entry
+    from gateway.core.errors import Refused
 
     entries = []
     for raw in (env.get("SCHOOL_DOMAINS") or "").split(","):
         if raw.strip():
             try:
                 entries.append(normalise_entry(raw.strip()))
-            except ValueError as exc:
+            except Refused as exc:
                 raise SettingsError(f"SCHOOL_DOMAINS: {exc}") from None
     return tuple(entries)
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from gateway.services.accounts import add_account, confirm_account, save_credentials
+from gateway.core.errors import Refused
 from gateway.models import PLATFORMS, ROLE_NAMES, Account, User
 from gateway.platforms.base import PublishError
 from gateway.users import UserError, create_user, generate_password, set_active
@@ -64,7 +65,7 @@ def _apply(change, done: str, prefix: str = ""):
     session = db()
     try:
         change(session)
-    except (ValueError, PublishError) as exc:
+    except (Refused, PublishError) as exc:
         session.rollback()
         return _page(400, errors=[f"{prefix}{exc}"])
     session.commit()

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from moderation.findings import BLOCK, REVIEW
+from gateway.core.errors import Refused
 from workers.checks.links import (
     DEFAULT_ALLOW,
     DEFAULT_SHORTENERS,
@@ -234,7 +235,7 @@ def test_school_sites_under_sch_uk():
     assert not entry_matches("www.stjohns.herts.sch.uk", "stmarys.herts.sch.uk")
     assert check_link(f"https://{host}/", LinkPolicy(allow=("stmarys.herts.sch.uk",))).verdict == PASS
     assert check_link(f"https://{host}/", LinkPolicy(allow=("*.stmarys.herts.sch.uk",))).verdict == PASS
-    with pytest.raises(ValueError, match="shared by many different owners"):
+    with pytest.raises(Refused, match="shared by many different owners"):
         LinkPolicy(allow=("herts.sch.uk",))
 
 
@@ -272,7 +273,7 @@ def test_entry_matches(host, entry, matches):
     ("", "not a site name"),
 ])
 def test_bad_entries_are_refused_in_plain_words(entry, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(Refused, match=message):
         normalise_entry(entry)
 
 

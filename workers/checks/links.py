@@ -20,6 +20,7 @@ import idna
 import tldextract
 from confusable_homoglyphs import confusables
 
+from gateway.core.errors import Refused
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
 
 with warnings.catch_warnings():
@@ -339,8 +340,8 @@ def is_private_name(host: str) -> bool:
     return not _PSL(host).suffix or any(host == s or host.endswith("." + s) for s in PRIVATE_NAME_SUFFIXES)
 
 
-def _shared_suffix_error(entry: str) -> ValueError:
-    return ValueError(
+def _shared_suffix_error(entry: str) -> Refused:
+    return Refused(
         f"“{entry}” is shared by many different owners (like co.uk or sch.uk), so it cannot be listed as a whole. "
         "List a site inside it instead, such as stmarys.herts.sch.uk."
     )
@@ -350,23 +351,23 @@ def _shared_suffix_error(entry: str) -> ValueError:
 def normalise_entry(entry: str) -> str:
     """The canonical form of an allow, block or shortener entry: "www.example.org" (that host, and
     its www. form if it is a registered name) or "*.example.org" (that name and everything under it).
-    ValueError, in plain words, for an entry that cannot be used."""
+    Refused, in plain words, for an entry that cannot be used."""
     text = entry.strip()
     subtree = text.startswith("*.")
     name = text[2:] if subtree else text
     if not name or "*" in name:
-        raise ValueError(f"“{entry}” is not a site name: write www.example.org, or *.example.org for a site "
+        raise Refused(f"“{entry}” is not a site name: write www.example.org, or *.example.org for a site "
                          "and all its subdomains.")
     if re.search(r"[\s/:@?#\\]", name):
-        raise ValueError(f"“{entry}”: give just the site name, such as www.bbc.co.uk, without http://, a path or a port.")
+        raise Refused(f"“{entry}”: give just the site name, such as www.bbc.co.uk, without http://, a path or a port.")
     try:
         host = parse_host(name)
     except URLError:
-        raise ValueError(f"“{entry}” is not a valid site name.") from None
+        raise Refused(f"“{entry}” is not a valid site name.") from None
     if ip_of(host):
-        raise ValueError(f"“{entry}” is a numeric address; give the site's name instead.")
+        raise Refused(f"“{entry}” is a numeric address; give the site's name instead.")
     if is_private_name(host):
-        raise ValueError(f"“{entry}” is not the name of a public web site.")
+        raise Refused(f"“{entry}” is not the name of a public web site.")
     owner = registrable_domain(f"a.{host}" if subtree else host)
     if not (owner and (host == owner or host.endswith("." + owner))) and host not in VETTED_SUFFIXES:
         raise _shared_suffix_error(entry)
@@ -398,7 +399,7 @@ def entry_matches(host: str, entry: str) -> bool:
     """Whether an allow/block entry covers the host; an entry that is not valid covers nothing."""
     try:
         return _Matcher((entry,))(_host_key(host))
-    except ValueError:
+    except (ValueError, Refused):
         return False
 
 
