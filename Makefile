@@ -24,8 +24,14 @@ install: $(STAMP)
 run: install
 	$(BIN)/gateway run
 
+# Most of the suite waits on real processes (workers, the queue, Chromium), so more pytest-xdist workers than
+# cores pay; each has its own database and Redis database (tests/conftest.py). loadgroup hands out one test
+# at a time, except a module marked xdist_group, which stays on one worker with its module-wide data.
+TEST_WORKERS ?= 4
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -5,9 +5,9 @@ measured in the same run). `python -m benchmarks.bench_detection` also measures 
 false detections of every detector on 30 canvases and prints both tables (HOG upsample 2 on the
 30 canvases takes a couple of minutes). The recall table is the README's, and the bar a detector
 a school may choose must clear: at least 99 % of the faces found at every size, and under one false
-detection per canvas. (tests/test_detection.py checks each detector on one canvas of the same kind.)
+detection per canvas. (tests/unit/test_detection.py checks each detector on one canvas of the same kind.)
 
-Canvases (built with tests/test_detection.py's canvas(), which defines face size, layout and "found"):
+Canvases (built with tests/detection_samples.py's canvas(), which defines face size, layout and "found"):
 2048 x 1365, 20 faces each on a 5 x 4 grid at random places in their cells, at each of SIZES, on
 five backgrounds: a plain grey gradient, a random texture, and three fixture photos
 (iphone_hdr_YES.jpg: wisteria in bloom, IMG_5195.HEIC: leaves, corrupted.jpg: palms).
@@ -31,7 +31,7 @@ import numpy as np
 
 from benchmarks import median_seconds
 from consent_registry.detection import CenterFaceDetector, HogDetector
-from tests import test_detection as t
+from tests import detection_samples as t
 
 
 def _images() -> dict[str, np.ndarray]:

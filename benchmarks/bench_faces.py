@@ -7,9 +7,10 @@ from PIL import Image
 
 from benchmarks import median_seconds
 from consent_registry.consent import Status
-from consent_registry.faces import FaceContext, FaceSettings, check_faces
+from consent_registry.faces import FaceContext, FaceSettings
 from consent_registry.matching import Gallery
 from tests.shared_fixtures import FIXTURES
+from workers.checks.faces import check_faces
 from workers.checks.photos import PhotoLimits, clean_photo
 
 

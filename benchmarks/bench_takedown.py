@@ -151,7 +151,7 @@ def _running_school():
     instance = Path(tempfile.mkdtemp(prefix="bench-takedown-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(INSTANCE_DIR=str(instance), HOST="127.0.0.1", PORT=str(free_port()), LOG_LEVEL="WARNING",
-               DATABASE_URL=f"sqlite:///{instance / 'gateway.core.db'}")  # explicit: a stray .env must not choose
+               DATABASE_URL=f"sqlite:///{instance / 'gateway.db'}")  # explicit: a stray .env must not choose
     passwords = _school(env)
     gateway = Gateway(env, instance / "gateway.log")
     try:

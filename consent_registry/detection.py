@@ -32,7 +32,7 @@ Box = tuple[int, int, int, int]  # (top, right, bottom, left), face_recognition'
 
 # Below this height (px) of a dlib-like box - a HOG box, or encoding_box() of a CenterFace box -
 # face_recognition's encodings are not to be trusted: the caller treats such a face as
-# unidentified. Measured (tests/test_detection.py::test_min_encodable_px_measurement) by pasting
+# unidentified. Measured (tests/unit/test_detection.py::test_min_encodable_px_measurement) by pasting
 # the obama_1/2/3 fixture faces at a given box height, at three sub-pixel offsets, on grey, and
 # encoding them with their true boxes. Largest distance to obama_1's full-size encoding:
 #   80 px 0.36 | 48 0.41 | 40 0.42 | 36 0.48 | 34 0.45 | 32 0.51 | 30 0.49 | 28 0.55 | 24 0.53
@@ -96,7 +96,7 @@ class HogDetector:
     name: str = "hog"
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
-        import face_recognition
+        import face_recognition  # late: dlib and its models take seconds to load; most processes never detect
 
         img = _as_rgb(rgb)
         found = face_recognition.face_locations(
@@ -138,7 +138,7 @@ def _network():
         with _NETS_LOCK:
             entry = _NETS.get(pid)
             if entry is None:
-                import cv2
+                import cv2  # late, like face_recognition: OpenCV is slow to import and rarely needed
 
                 data = np.frombuffer(_model_bytes(), dtype=np.uint8)
                 # OpenCV 5's new DNN engine runs this model 2.5x faster than the classic one.
@@ -182,7 +182,7 @@ def _forward(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _decode(heat, scale, offset, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (x1, y1, x2, y2, in input pixels) and scores at the heatmap's local maxima."""
-    import cv2
+    import cv2  # late: see above
 
     # A face lights up a blob of cells; its centre is the local maximum (CenterNet decoding).
     peaks = (heat >= threshold) & (heat == cv2.dilate(heat, np.ones((3, 3), np.uint8)))
@@ -276,7 +276,7 @@ _VERIFY_BATCH = 64
 
 def _verify(img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """The second-look score of each candidate box (x1, y1, x2, y2)."""
-    import cv2
+    import cv2  # late: see above
 
     size = _VERIFY_WINDOW
     windows = np.empty((len(boxes), 3, size, size), dtype=np.float32)

@@ -6,11 +6,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from consent_registry.consent import Status, in_school, photo_status
+from consent_registry.consent import Status, photo_status
 from consent_registry.faces import FaceContext, FaceSettings
 from consent_registry.matching import Gallery
 from consent_registry.models import Person
-from workers.checks.names import NameMatcher, RosterPerson
 
 UNKNOWN = Status(False, "no consent on record")
 
@@ -26,20 +25,3 @@ def face_context(session, settings) -> FaceContext:
     enrolled = session.scalars(select(Person).where(Person.id.in_([int(p) for p in gallery.people])))
     statuses = {p.id: photo_status(p, today) for p in enrolled}
     return FaceContext(gallery, lambda person_id: statuses.get(person_id, UNKNOWN), FaceSettings.from_settings(settings))
-
-
-_MATCHERS: dict[tuple, NameMatcher] = {}
-
-
-def name_matcher(session, settings) -> NameMatcher:
-    """The roster's matcher, built once per roster version (and per process; a worker builds it before forking)."""
-    today = school_today(settings)
-    people = tuple(
-        RosterPerson(p.id, p.first_name, p.last_name, p.preferred_name, p.kind)
-        for p in session.scalars(select(Person).order_by(Person.id)) if in_school(p, today)
-    )
-    key = (people, settings.names_include_staff)
-    if key not in _MATCHERS:
-        _MATCHERS.clear()
-        _MATCHERS[key] = NameMatcher(people, include_staff=settings.names_include_staff)
-    return _MATCHERS[key]

@@ -11,7 +11,6 @@ from gateway.core.db import Base, UTCDateTime, utcnow
 TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
 ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
 ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer"}
-PLATFORMS = ("archive", "x")
 
 
 class User(Base):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from datetime import timedelta
-
 from sqlalchemy import func, select
 
+from gateway.core.db import utcnow
 from gateway.core.errors import Refused
 from gateway.models import ROLES, User
 from moderation import audit
@@ -18,8 +19,13 @@ _hasher = PasswordHasher()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 MAX_FAILURES, LOCKOUT_MINUTES = 10, 15
-# Spent on unknown e-mails too, so a login takes as long whether or not the account exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against for unknown e-mails, so a log-in takes as long whether or not the account exists; made
+    on first use, as hashing takes a tenth of a second that commands which never log anyone in need not spend."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UserError(Refused):
@@ -52,7 +58,7 @@ def create_user(session, email: str, name: str, role: str, password: str, by) ->
 def authenticate(session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:
@@ -74,8 +80,6 @@ def login_subject(email: str) -> str:
 
 def too_many_failures(session, email: str) -> bool:
     """Ten wrong passwords for one e-mail within 15 minutes hold that e-mail back for the rest of them."""
-    from gateway.core.db import utcnow
-
     since = utcnow() - timedelta(minutes=LOCKOUT_MINUTES)
     failures = session.scalar(select(func.count()).select_from(audit.AuditEntry).where(
         audit.AuditEntry.action == "login_failed", audit.AuditEntry.subject == login_subject(email),

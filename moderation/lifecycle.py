@@ -1,6 +1,8 @@
-"""The post lifecycle: every state, every allowed move, and the rules that guard them.
+"""The lifecycle of posts, publications and takedowns: every state, every move, and the rules that guard them.
 
-Nothing else changes `Post.state`; an invalid move raises InvalidTransition.
+Nothing else changes `Post.state`, `Publication.state` or `Takedown.state`; an invalid post move raises
+InvalidTransition. Publications and takedowns are changed by workers that lock and re-read the row first, so
+their moves record what happened rather than refuse.
 """
 from __future__ import annotations
 
@@ -68,6 +70,26 @@ TRANSITIONS = {
 }
 EDITABLE = {DRAFT, CHANGES_REQUESTED, REJECTED, AWAITING_REVIEW, CHECK_FAILED}
 
+# A publication: one post on one account.
+PUB_PENDING = "pending"  # due: a publish job will send it
+PUB_PUBLISHING = "publishing"  # claimed by a publish job, which may be sending it now
+PUB_UNKNOWN = "unknown"  # sent, but the platform's answer was lost: look before sending again
+PUB_PUBLISHED = "published"
+PUB_FAILED = "failed"  # given up; SMT may retry
+PUB_CANCELLED = "cancelled"  # called off before it went out
+PUB_REMOVED = "removed"  # taken down from the platform
+PUB_UNSURE = (PUB_PUBLISHING, PUB_UNKNOWN)  # whether the platform has it is not known
+PUB_GOING = (*PUB_UNSURE, PUB_PUBLISHED)  # on its way out, or out
+PUB_MAYBE_LIVE = (*PUB_GOING, PUB_PENDING)  # what a takedown must look at
+
+# A takedown: a published post that must come down.
+TAKEDOWN_REQUIRED = "required"  # asked for by the registry; waits for SMT unless the school lets it run
+TAKEDOWN_PENDING = "pending"  # a takedown job is removing it
+TAKEDOWN_DONE = "done"  # every platform confirmed it gone
+TAKEDOWN_FAILED = "failed"
+TAKEDOWN_MANUAL = "manual"  # the platform cannot delete through its API: a person removes it by hand
+TAKEDOWN_ENDS = (TAKEDOWN_DONE, TAKEDOWN_FAILED, TAKEDOWN_MANUAL)
+
 
 PUBLISH_HORIZON = timedelta(days=366)
 
@@ -99,6 +121,7 @@ def content_hash(text: str, images) -> str:
 
 
 def submit(post, actor) -> None:
+    """The author sends the post to the checks: a new check attempt, and any earlier verdict lapses."""
     if actor.id != post.author_id:
         raise InvalidTransition("only the author can submit a post")
     if not post.text.strip() and not post.images:
@@ -106,6 +129,7 @@ def submit(post, actor) -> None:
     if post.account_id is None:
         raise InvalidTransition("choose the account to publish to")
     _move(post, "submit")
+    post.check_attempt += 1
     post.submitted_at = utcnow()
     post.reason = post.error = post.checked_hash = None
     post.approved_hash = post.approved_by_id = post.approved_at = None
@@ -153,6 +177,9 @@ def approve(post, actor, now: datetime | None = None) -> None:
         raise InvalidTransition("the post changed after it was checked; it must be checked again")
     _move(post, "schedule" if post.publish_at and post.publish_at > now else "approve")
     post.approved_hash, post.approved_by_id, post.approved_at = post.checked_hash, actor.id, now
+    for pub in post.publications:  # a new approval makes the earlier failed or called-off ones due again
+        if pub.state in (PUB_FAILED, PUB_CANCELLED):
+            pub.state = PUB_PENDING
 
 
 def reject(post, actor, reason: str) -> None:
@@ -195,8 +222,12 @@ def fail_publishing(post, error: str) -> None:
 
 
 def retry_publishing(post) -> None:
+    """SMT tries again after a failure: the failed publications are due again."""
     _move(post, "retry_publishing")
     post.error = None
+    for pub in post.publications:
+        if pub.state == PUB_FAILED:
+            pub.state = PUB_PENDING
 
 
 def approval_expired(post, valid_for: timedelta, now: datetime) -> bool:
@@ -210,8 +241,12 @@ def approval_expired(post, valid_for: timedelta, now: datetime) -> bool:
 
 
 def expire_approval(post) -> None:
+    """The approval lapsed before anything went out: nothing is published until it is approved again."""
     _move(post, "expire_approval")
     post.approved_hash = post.approved_by_id = post.approved_at = None
+    for pub in post.publications:
+        if pub.state in (PUB_PENDING, PUB_FAILED):
+            pub.state = PUB_CANCELLED
     post.reason = "The approval expired before the post was published; it needs approving again."
 
 
@@ -219,6 +254,9 @@ def cancel_approval(post) -> None:
     """SMT stops an approved or scheduled post before it goes out; it waits for a decision again."""
     _move(post, "cancel_approval")
     post.approved_hash = post.approved_by_id = post.approved_at = None
+    for pub in post.publications:
+        if pub.state == PUB_PENDING:
+            pub.state = PUB_CANCELLED
 
 
 def reschedule(post, when: datetime, now: datetime | None = None) -> None:
@@ -249,3 +287,62 @@ def recheck(post, reason: str) -> None:
 def can_edit(post, actor) -> bool:
     """The author may revise a post before approval, while its photos' originals are still kept."""
     return actor.id == post.author_id and post.state in EDITABLE and all(i.original_key for i in post.images)
+
+
+# -- publications: moves made by the publish jobs, the reconciler and takedowns, on a locked row ---------------
+
+def claim_publication(pub, lease: timedelta) -> None:
+    """A publish job claims a pending publication before sending it; the lease says when the reconciler may
+    assume the job died and look the post up."""
+    pub.state, pub.attempts = PUB_PUBLISHING, pub.attempts + 1
+    pub.lease_until = utcnow() + lease
+
+
+def publication_unknown(pub, error: str, look_after: timedelta) -> None:
+    """The platform's answer was lost: the post may be out. It is looked up after `look_after`, never resent blind."""
+    pub.state, pub.error = PUB_UNKNOWN, error
+    pub.lease_until = utcnow() + look_after
+
+
+def requeue_publication(pub, error: str | None = None) -> None:
+    """Nothing went out: the publication is due again, unclaimed; `error` says why, when there is news."""
+    pub.state, pub.lease_until = PUB_PENDING, None
+    if error is not None:
+        pub.error = error
+
+
+def publication_failed(pub, error: str) -> None:
+    """Given up: SMT sees why and may retry (the post's own move is fail_publishing)."""
+    pub.state, pub.error, pub.lease_until = PUB_FAILED, error, None
+
+
+def publication_published(pub, platform_id: str, url: str | None) -> None:
+    """Where the post went; the post is published once every one of its publications is."""
+    pub.state, pub.platform_id, pub.platform_url = PUB_PUBLISHED, platform_id, url
+    pub.published_at, pub.lease_until, pub.error = utcnow(), None, None
+    if all(p.state == PUB_PUBLISHED for p in pub.post.publications):
+        finish_publishing(pub.post)
+
+
+def publication_removed(pub, platform_id: str) -> None:
+    pub.state, pub.removed_at, pub.platform_id = PUB_REMOVED, utcnow(), platform_id
+
+
+def cancel_publication(pub) -> None:
+    """It never went out, and now never will."""
+    pub.state = PUB_CANCELLED
+
+
+# -- takedowns ---------------------------------------------------------------------------------------------
+
+def start_takedown(takedown) -> None:
+    """SMT asked for it, or the school lets a required takedown run without SMT: a job removes the post."""
+    takedown.state = TAKEDOWN_PENDING
+
+
+def end_takedown(takedown, outcome: str, error: str | None = None) -> None:
+    """Done (every platform confirmed the post gone), failed, or left to a person (manual)."""
+    if outcome not in TAKEDOWN_ENDS:
+        raise ValueError(f"{outcome!r} is not how a takedown ends")  # a bug in the caller, not a refusal
+    takedown.state, takedown.error = outcome, error
+    takedown.done_at = utcnow() if outcome == TAKEDOWN_DONE else None

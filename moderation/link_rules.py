@@ -7,6 +7,8 @@ from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.errors import Refused
+from gateway.core.settings import Settings, SettingsError
 from moderation import audit
 from workers.checks.links import LinkPolicy, normalise_entry
 
@@ -25,9 +27,9 @@ class LinkRule(Base):
 
 
 def add_rule(session, kind: str, entry: str, by) -> LinkRule:
-    """Raises ValueError with a plain message for an entry that cannot be a rule."""
+    """Refused, in plain words, for an entry that cannot be a rule."""
     if kind not in (ALLOW, BLOCK):
-        raise ValueError("a rule either allows or blocks")
+        raise Refused("a rule either allows or blocks")
     entry = normalise_entry(entry)
     existing = session.scalar(select(LinkRule).where(LinkRule.entry == entry))
     if existing:
@@ -51,11 +53,20 @@ def rules(session) -> list[LinkRule]:
     return list(session.scalars(select(LinkRule).order_by(LinkRule.kind, LinkRule.entry)))
 
 
-def link_policy(session, settings) -> LinkPolicy:
+def school_domains(settings: Settings) -> tuple[str, ...]:
+    """The SCHOOL_DOMAINS setting's entries in canonical form. A SettingsError naming the setting for an
+    entry that cannot be used: start-up calls this, so a bad entry stops the gateway before it serves."""
+    try:
+        return tuple(normalise_entry(entry) for entry in settings.school_domains)
+    except Refused as exc:
+        raise SettingsError(f"SCHOOL_DOMAINS: {exc}") from None
+
+
+def link_policy(session, settings: Settings) -> LinkPolicy:
     """The lists from the database, plus the school's own domains from the settings."""
     found = rules(session)
     return LinkPolicy(
-        allow=tuple(r.entry for r in found if r.kind == ALLOW) + settings.school_domains,
+        allow=tuple(r.entry for r in found if r.kind == ALLOW) + school_domains(settings),
         block=tuple(r.entry for r in found if r.kind == BLOCK),
         expand_shortened=settings.link_expand,
         safe_browsing_url=settings.safe_browsing_url, safe_browsing_key=settings.safe_browsing_key,

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
 from gateway.models import Account, User
+from moderation import lifecycle
 
 
 class Post(Base):
@@ -20,7 +21,7 @@ class Post(Base):
     cleaned_text: Mapped[str | None] = mapped_column(Text)
     text_changes: Mapped[list] = mapped_column(JSON, default=list)  # what the checks changed, on the original
     links: Mapped[list] = mapped_column(JSON, default=list)  # each link with its verdict and reasons
-    state: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    state: Mapped[str] = mapped_column(String(30), default=lifecycle.DRAFT, index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_attempt: Mapped[int] = mapped_column(Integer, default=0)
     check_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -114,7 +115,7 @@ class Publication(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=lifecycle.PUB_PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_id: Mapped[str | None] = mapped_column(String(100))

@@ -6,10 +6,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from gateway.core import settings as settings_module
 import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
@@ -25,14 +26,51 @@ pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several 
 
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 BACKENDS = ["embedded"] + (["services"] if SERVICES else [])
-REAL_SERVICES = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL")}
+CHAOS_REDIS_DB = 3  # `make chaos` uses it on the same server
+REDIS_DATABASES = 16  # Redis' default
+
+
+def _own_database(url: str, worker: str) -> str:
+    """DATABASE_URL's database with the worker's name appended (test -> test_gw0), created if missing."""
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
+    admin = create_engine(given, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(4242)"))  # one CREATE DATABASE at a time
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+def _own_redis_db(url: str, index: int) -> str:
+    """REDIS_URL with the index-th free database after the given one (0 -> 1, 2, 4, ...: never chaos' db)."""
+    parts = urlsplit(url)
+    given = int(parts.path.strip("/") or 0)
+    free = [db for db in range(given + 1, REDIS_DATABASES) if db != CHAOS_REDIS_DB]
+    if index >= len(free):
+        raise RuntimeError(f"REDIS_URL's db {given} leaves no Redis database for xdist worker {index}")
+    return parts._replace(path=f"/{free[index]}").geturl()
+
+
+def real_services() -> dict:
+    """DATABASE_URL and REDIS_URL for this process; each pytest-xdist worker gets a database and a Redis
+    database of its own beside the given ones, since every test clears what it uses."""
+    services = {k: os.environ[k] for k in ("DATABASE_URL", "REDIS_URL")}
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under xdist
+    if worker:
+        services["DATABASE_URL"] = _own_database(services["DATABASE_URL"], worker)
+        services["REDIS_URL"] = _own_redis_db(services["REDIS_URL"], int(worker.removeprefix("gw")))
+    return services
 
 
 def _environ(backend: str, instance: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(INSTANCE_DIR=str(instance), RECONCILE_SECONDS="5", LOG_LEVEL="INFO")
     if backend == "services":
-        env.update(REAL_SERVICES)
+        env.update(real_services())
     return env
 
 

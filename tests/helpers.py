@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from gateway.cli import main
 from moderation.audit import AuditEntry
+from tests.shared_fixtures import fixture_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,12 @@ def submit(client, text="Sports day was great", **extra):
     """The teacher's "new post" form, submitted for checking to the demo archive account."""
     data = {"text": text, "account_id": "1", "action": "submit", **extra}
     return client.post("/posts/new", data, content_type="multipart/form-data")
+
+
+def submit_photo(client, fixture: str, text: str = "Our visitor", alt: str = "Our visitor", **extra) -> int:
+    """One fixture photo (sent as visit.jpg) with its description, submitted to the demo archive account: the post's id."""
+    photo = {"photo_1": (io.BytesIO(fixture_path(fixture).read_bytes()), "visit.jpg"), "alt_new_1": alt}
+    return post_id_of(submit(client, text, **photo, **extra))
 
 
 def post_id_of(response) -> int:

@@ -3,9 +3,16 @@
 Enrolling means finding the one face in each photo (HOG upsample 2 by default: seconds per photo) and encoding
 it. That result depends only on the photos and the face settings, so it is computed once per session, by the
 product's own enrol() on a scratch database; each test then gets its own clean database with the same people,
-consents and templates, sealed with that test's instance key as enrol() seals them.
+consents and templates, sealed with that test's instance key as enrol() seals them. Under pytest-xdist the
+first worker to need them enrols, and the others read its result from a file in the run's temporary folder.
 """
 from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,14 +74,27 @@ def enrol_once(instance, face_settings: FaceSettings) -> Templates:
     return templates
 
 
+def shared_templates(folder: Path, face_settings: FaceSettings, instance: Path) -> Templates:
+    """enrol_once's templates, kept in `folder` for every process of the run; the others wait for the first."""
+    name = hashlib.sha256(repr(face_settings).encode()).hexdigest()[:16]
+    saved = folder / f"enrolled-{name}.pickle"
+    with open(folder / f"enrolled-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not saved.exists():
+            saved.write_bytes(pickle.dumps(enrol_once(instance, face_settings)))
+    return pickle.loads(saved.read_bytes())  # written by this run's own processes
+
+
 @pytest.fixture(scope="session")
 def enrolled(tmp_path_factory):
-    """enrolled(face_settings): enrol_once's templates, computed once per session for each face settings."""
+    """enrolled(face_settings): enrol_once's templates, computed once per run for each face settings."""
+    base = tmp_path_factory.getbasetemp()
+    folder = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: the run's, above the worker's
     cache: dict[FaceSettings, Templates] = {}
 
     def get(face_settings: FaceSettings) -> Templates:
         if face_settings not in cache:
-            cache[face_settings] = enrol_once(tmp_path_factory.mktemp("enrol"), face_settings)
+            cache[face_settings] = shared_templates(folder, face_settings, tmp_path_factory.mktemp("enrol"))
         return cache[face_settings]
 
     return get

@@ -47,9 +47,9 @@ import responses
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
-from gateway.platforms.x import XCredentials
-from workers.checks.text import weighted_length
-from twitter_text import extract_urls_with_indices  # noqa: E402  (after workers.checks.text, which silences it)
+from gateway.platforms.x_secrets import XCredentials
+from gateway.platforms.x_text import weighted_length
+from twitter_text import extract_urls_with_indices  # noqa: E402  (after x_text, which silences its warning)
 
 HOST = r"https://api\.(?:x|twitter)\.com"
 ENDPOINTS = {

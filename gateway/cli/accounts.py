@@ -1,11 +1,14 @@
 """The school's official accounts."""
 from __future__ import annotations
 
-
 import click
 from sqlalchemy import select
 
 from gateway.cli.common import load_settings, refusals, session as session_of
+from gateway.models import Account, User
+from gateway.platforms import PLATFORMS
+from gateway.platforms.base import PublishError
+from gateway.services.accounts import add_account, confirm_account, save_credentials
 
 
 @click.group()
@@ -14,45 +17,59 @@ def accounts():
 
 
 @accounts.command("add")
-@click.option("--platform", required=True, type=click.Choice(["archive"]))
+@click.option("--platform", required=True, type=click.Choice(list(PLATFORMS)))
 @click.option("--handle", required=True)
 @click.option("--url", required=True)
 def accounts_add(platform, handle, url):
     """Register an account; it is usable once the head confirms it."""
-    from gateway.services.accounts import add_account
-
     s = load_settings()
     with session_of(s) as session:
         with refusals():
             account = add_account(session, platform, handle, url, by="command line")
-        session.commit()
         click.echo(f"added account {account.id}: {account.label}; a headteacher must confirm it "
                    f"(`gateway accounts confirm {account.id} --by EMAIL` or the admin page)")
+
+
+def _account_and_head(session, account_id: int, head_email: str) -> tuple[Account, User]:
+    account = session.get(Account, account_id)
+    head = session.scalar(select(User).where(User.email == head_email.strip().lower()))
+    if account is None or head is None:
+        raise click.ClickException("no such account" if account is None else f"no user {head_email}")
+    return account, head
 
 
 @accounts.command("confirm")
 @click.argument("account_id", type=int)
 @click.option("--by", "head_email", required=True, help="the headteacher confirming it")
 def accounts_confirm(account_id, head_email):
-    from gateway.services.accounts import confirm_account
-    from gateway.models import Account, User
-
     s = load_settings()
     with session_of(s) as session:
-        account = session.get(Account, account_id)
-        head = session.scalar(select(User).where(User.email == head_email.strip().lower()))
-        if account is None or head is None:
-            raise click.ClickException("no such account" if account is None else f"no user {head_email}")
+        account, head = _account_and_head(session, account_id, head_email)
         with refusals():
             confirm_account(session, account, head)
-        session.commit()
         click.echo(f"{account.label} confirmed by {head.name}")
+
+
+@accounts.command("keys")
+@click.argument("account_id", type=int)
+@click.option("--by", "head_email", required=True, help="the headteacher entering them")
+def accounts_keys(account_id, head_email):
+    """Enter an account's keys (asked for one by one, secret ones unseen); they are checked, then stored encrypted."""
+    s = load_settings()
+    with session_of(s) as session:
+        account, head = _account_and_head(session, account_id, head_email)
+        platform = PLATFORMS[account.platform]
+        values = {f.name: click.prompt(f.label, hide_input=f.secret) for f in platform.credential_fields}
+        with refusals():
+            try:
+                username = save_credentials(session, account, values, s.encryption_key, head)
+            except PublishError as exc:
+                raise click.ClickException(f"the keys were not saved: {exc}") from None
+        click.echo(f"keys saved for {account.label}, checked with {platform.title} as @{username}")
 
 
 @accounts.command("list")
 def accounts_list():
-    from gateway.models import Account
-
     s = load_settings()
     with session_of(s) as session:
         for a in session.scalars(select(Account).order_by(Account.id)):

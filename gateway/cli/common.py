@@ -9,11 +9,14 @@ import click
 from gateway.core import settings as settings_module
 from gateway.core.errors import Refused
 from gateway.core.db import session_for
+from moderation.link_rules import school_domains
 
 
 def load_settings():
     try:
-        return settings_module.load()
+        s = settings_module.load()
+        school_domains(s)  # the link rules judge these entries (core cannot): a bad one stops every command
+        return s
     except settings_module.SettingsError as exc:
         click.echo(f"gateway: {exc}", err=True)
         sys.exit(2)

@@ -1,11 +1,12 @@
 """The head's link lists."""
 from __future__ import annotations
 
-
 import click
 
-from gateway.core.db import upgrade
 from gateway.cli.common import load_settings, refusals, session as session_of
+from gateway.core.db import upgrade
+from gateway.services.links import add_rule
+from moderation.link_rules import rules, school_domains
 
 
 @click.group()
@@ -14,14 +15,11 @@ def links():
 
 
 def _add_link_rule(kind, host):
-    from moderation.link_rules import add_rule
-
     s = load_settings()
     upgrade(s.database_url)
     with session_of(s) as session:
         with refusals():
             rule = add_rule(session, kind, host, "command line")
-        session.commit()
         click.echo(f"{rule.kind}: {rule.entry}")
 
 
@@ -41,11 +39,10 @@ def links_block(host):
 
 @links.command("list")
 def links_list():
-    from moderation.link_rules import rules
-
+    """Both lists, with who added each entry; the school's own domains are always allowed."""
     s = load_settings()
     with session_of(s) as session:
         for rule in rules(session):
             click.echo(f"{rule.kind}\t{rule.entry}\t{rule.added_by}")
-    for entry in s.school_domains:
+    for entry in school_domains(s):
         click.echo(f"allow\t{entry}\tSCHOOL_DOMAINS setting")

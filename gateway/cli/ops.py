@@ -5,9 +5,16 @@ import signal
 import sys
 
 import click
+from waitress import serve as serve_wsgi
 
-from gateway.core.db import upgrade
 from gateway.cli.common import load_settings, session as session_of
+from gateway.core.db import upgrade
+from gateway.services.demo import seed_if_empty
+from moderation.audit import verify
+from workers import queues
+from workers.embedded import serve as serve_queue
+from workers.purge import purge_originals
+from workers.supervisor import EmbeddedQueue, Process, Supervisor
 
 
 @click.group()
@@ -23,7 +30,6 @@ def db_upgrade():
     click.echo("database is up to date")
 
 
-
 @click.group()
 def audit():
     """The audit log."""
@@ -32,8 +38,6 @@ def audit():
 @audit.command("verify")
 def audit_verify():
     """Check that no entry was edited, inserted or deleted."""
-    from moderation.audit import verify
-
     s = load_settings()
     with session_of(s) as session:
         result = verify(session)
@@ -43,12 +47,11 @@ def audit_verify():
     click.echo(f"audit log intact: {result.entries} entries")
 
 
-
 @click.command()
 @click.option("--wait", default=120, show_default=True, help="seconds to wait while another reconciler runs")
 def reconcile(wait):
     """Re-enqueue work whose job was lost, and expire old approvals (one reconciler at a time)."""
-    from workers import reconcile as reconciler
+    from workers import reconcile as reconciler  # late: it loads dlib (seconds), which other commands need not wait for
 
     s = load_settings()
     try:
@@ -61,8 +64,6 @@ def reconcile(wait):
 @click.command()
 def purge():
     """Delete the originals of posts finished longer ago than RETENTION_DAYS."""
-    from workers.purge import purge_originals
-
     s = load_settings()
     purged = purge_originals(s)
     click.echo(f"originals deleted for {len(purged)} post(s)")
@@ -74,8 +75,7 @@ def purge():
               help="the queues to take, in order; 'takedowns' alone keeps a worker free for takedowns")
 def worker(burst, names):
     """Run a worker (with the scheduler and the reconciler); it waits for the queue if it is down."""
-    from workers import queues
-    from workers.worker import run
+    from workers.worker import run  # late: it loads dlib and OpenCV (seconds), which other commands need not wait for
 
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     unknown = sorted(set(chosen) - set(queues.ALL))
@@ -88,12 +88,10 @@ def worker(burst, names):
 @click.command("queue-server")
 def queue_server():
     """Run the embedded queue in the foreground (only when REDIS_URL is not set)."""
-    from workers.embedded import serve
-
     s = load_settings()
     if s.redis_url:
         raise click.ClickException("REDIS_URL is set; the embedded queue is not used")
-    serve(s.queue_dir)
+    serve_queue(s.queue_dir)
 
 
 @click.command()
@@ -104,20 +102,14 @@ def web():
 
 
 def _serve(s):
-    from waitress import serve
+    from gateway.web.app import create_app  # late: the app loads Flask and dlib, which other commands need not wait for
 
-    from gateway.web.app import create_app
-
-    serve(create_app(s), host=s.host, port=s.port, threads=8, max_request_body_size=200 * 1024 * 1024)
+    serve_wsgi(create_app(s), host=s.host, port=s.port, threads=8, max_request_body_size=200 * 1024 * 1024)
 
 
 @click.command()
 def run():
     """Migrate, create a demo school if empty, then keep the queue and two workers running and serve the app."""
-    from gateway.services.demo import seed_if_empty
-    from workers.supervisor import EmbeddedQueue, Process, Supervisor
-    from workers import queues
-
     s = load_settings()
     upgrade(s.database_url)
     with session_of(s) as session:

@@ -23,40 +23,28 @@ Docs these calls follow (docs.x.com, as stored when this was written):
   `{"id": media_id, "metadata": {"alt_text": {"text": "..."}}}`; alt text at most 1,000 characters
   (the v1.1 page for the same metadata says "Must be <= 1000 chars").
 * `POST /2/tweets` (tweepy `Client.create_tweet`) — response `{"data": {"id": "...", "text": "..."}}`.
-* Errors (https://docs.x.com/x-api/fundamentals/response-codes-and-errors): problem JSON
-  `{"title", "detail", "type", "status"}` with types like `about:blank`, `.../client-forbidden`,
-  `.../usage-capped`, or `{"errors": [{"message": ..., "code": ...}]}`.  Duplicate text comes back as
-  403 "You are not allowed to create a Tweet with duplicate content.".
-* Rate limits (https://docs.x.com/fundamentals/rate-limits): 429 with `x-rate-limit-limit`,
-  `x-rate-limit-remaining`, `x-rate-limit-reset` (Unix seconds); `POST /2/tweets` also has 24-hour limits
-  reported in `x-user-limit-24hour-*` / `x-app-limit-24hour-*` headers.
+* Errors and rate limits: see x_errors.py.
 
 tweepy 4.17 still talks to `https://api.twitter.com` for v2 calls (same service as api.x.com); the media calls,
 which tweepy only offers through X's deprecated v1.1 endpoints, go to `https://api.x.com` here, signed with
 OAuth 1.0a user context and the same four credentials.
 
-Credentials never reach a log: requests_oauthlib and oauthlib log the Authorization header, the oauthlib client
-(with the consumer key and access token) and the signature base string at DEBUG.  `_SecretFilter` is attached to
-those loggers and blanks every credential value and OAuth parameter before any handler sees the record.
+Credentials never reach a log: see x_secrets.py.
 """
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
-import threading
-import unicodedata
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
-from urllib.parse import quote
+from collections.abc import Mapping
+from datetime import timedelta, timezone
 
 import requests
 import tweepy
 
-from gateway.platforms.base import Ambiguous, Outgoing, PermanentError, PublishError, Published, RetryLater, Transient
-from workers.checks.text import weighted_length  # imports twitter_text quietly (see there)
-from twitter_text import extract_urls_with_indices  # noqa: E402  (after workers.checks.text on purpose)
+from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published, Transient
+from gateway.platforms.x_errors import DELETE_FAILED, UNREACHABLE, ambiguous, error_for, lookup_failed
+from gateway.platforms.x_secrets import XCredentials, register_secrets
+from gateway.platforms.x_text import MAX_TEXT, comparable, comparables, weighted_length
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +52,6 @@ API = "https://api.x.com"
 MEDIA_UPLOAD_URL = f"{API}/2/media/upload"
 MEDIA_METADATA_URL = f"{API}/2/media/metadata"
 
-MAX_TEXT = 280
 MAX_PHOTOS = 4
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT = 1000
@@ -75,117 +62,6 @@ MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 CLOCK_MARGIN = timedelta(minutes=5)
 TIMELINE_PAGE = 100  # X's maximum for GET /2/users/:id/tweets
 TIMELINE_MAX_PAGES = 40  # X keeps only the newest 3,200 posts of a timeline: 32 pages of 100
-FALLBACK_RETRY = timedelta(minutes=15)  # X's usual rate-limit window, when a 429 carries no reset header
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Credentials, and keeping them out of logs
-
-
-@dataclass(frozen=True, repr=False)
-class XCredentials:
-    """OAuth 1.0a user-context keys of the school's X developer app and account (all four are secret)."""
-
-    consumer_key: str
-    consumer_secret: str
-    access_token: str
-    access_token_secret: str
-
-    def __repr__(self) -> str:
-        return "XCredentials(<hidden>)"
-
-    __str__ = __repr__
-
-    def to_json(self) -> str:
-        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s: str | bytes) -> "XCredentials":
-        try:
-            data = json.loads(s)
-        except ValueError:
-            raise ValueError("X credentials are not valid JSON") from None
-        names = [f.name for f in fields(cls)]
-        if not isinstance(data, dict):
-            raise ValueError("X credentials must be a JSON object")
-        missing = [n for n in names if not isinstance(data.get(n), str) or not data[n].strip()]
-        if missing:
-            raise ValueError(f"X credentials lack {', '.join(missing)}")
-        return cls(**{n: data[n].strip() for n in names})
-
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_OAUTH_PARAM = re.compile(
-    r"(oauth_(?:consumer_key|token|signature|nonce)(?:=|%3D)\"?)(?:(?!%26)[^\",&\s'])+", re.IGNORECASE
-)
-_BODY_LINE = re.compile(r"^Updated body: ")
-MAX_BODY_LOG = 500  # requests_oauthlib logs whole request bodies: photos of pupils must not end up in logs
-_CLIENT_REPR = re.compile(r"((?:client_key|resource_owner_key|client_secret|resource_owner_secret)=)[^,>\s]+")
-_AUTH_HEADER = re.compile(r"('Authorization':\s*b?)(['\"])(.*?)\2", re.IGNORECASE)
-_SIGNATURE_LINE = re.compile(r"^(Signature: ).*$", re.MULTILINE)
-_REDACTED = "[redacted]"
-
-# Every logger that is handed the Authorization header or the signing key material.
-_GUARDED_LOGGERS = (
-    "requests_oauthlib.oauth1_auth",
-    "requests_oauthlib.oauth1_session",
-    "oauthlib.oauth1.rfc5849",
-    "oauthlib.oauth1.rfc5849.signature",
-    "oauthlib.oauth1.rfc5849.utils",
-    "tweepy.client",
-    "urllib3.connectionpool",
-    __name__,
-)
-
-
-def _register_secrets(credentials: XCredentials) -> None:
-    with _SECRETS_LOCK:
-        for f in fields(credentials):
-            value = getattr(credentials, f.name)
-            if len(value) >= 4:
-                _SECRETS.update({value, quote(value, safe=""), quote(quote(value, safe=""), safe="")})
-
-
-def redact(text: str) -> str:
-    """The text with every known X credential and every OAuth header parameter blanked."""
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}{m.group(2)}", text)
-    text = _OAUTH_PARAM.sub(rf"\1{_REDACTED}", text)
-    text = _CLIENT_REPR.sub(rf"\1{_REDACTED}", text)
-    text = _SIGNATURE_LINE.sub(rf"\1{_REDACTED}", text)
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    return text
-
-
-class _SecretFilter(logging.Filter):
-    """Rewrites a record's message with the credentials blanked (a logger filter runs before any handler)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix; leave it
-            return True
-        cleaned = redact(message)
-        if _BODY_LINE.match(cleaned) and len(cleaned) > MAX_BODY_LOG:
-            cleaned = f"Updated body: [{len(message)} characters not logged]"
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-_FILTER = _SecretFilter()
-for _name in _GUARDED_LOGGERS:
-    _logger = logging.getLogger(_name)
-    if not any(isinstance(f, _SecretFilter) for f in _logger.filters):
-        _logger.addFilter(_FILTER)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Errors
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -209,7 +85,7 @@ class XPublisher:
     can_delete = True
 
     def __init__(self, credentials: XCredentials, handle: str, timeout: float = 30):
-        _register_secrets(credentials)
+        register_secrets(credentials)
         self.handle = handle.strip().lstrip("@")
         self.timeout = timeout
         self._session = _TimeoutSession(timeout)
@@ -282,7 +158,7 @@ class XPublisher:
                 text=outgoing.text or None, media_ids=media_ids or None, user_auth=True
             )
         except tweepy.HTTPException as exc:
-            error = self._error(exc.response, "create")
+            error = error_for(exc.response, "create", self.handle)
             if error.code == "duplicate":
                 # X refuses identical text; if the earlier one is this very post (a retry after a lost answer
                 # that find() could not yet see), it is published: record it rather than fail.
@@ -293,17 +169,17 @@ class XPublisher:
                 if outgoing.earlier_attempts:
                     # An earlier attempt's answer was lost and X's timeline lags behind: X says it has the
                     # post but does not show it yet. Calling that a failure would leave a live post unrecorded.
-                    raise self._ambiguous("X already has these words, but its timeline does not show the post yet",
+                    raise ambiguous(self.handle, "X already has these words, but its timeline does not show the post yet",
                                           exc.response.status_code) from exc
             raise error from exc
         except (requests.RequestException, ValueError) as exc:
-            raise self._ambiguous(type(exc).__name__) from exc
+            raise ambiguous(self.handle, type(exc).__name__) from exc
         try:
             tweet_id = str(response.data["id"])
         except (TypeError, KeyError):
-            raise self._ambiguous("no post id in X's answer") from None
+            raise ambiguous(self.handle, "no post id in X's answer") from None
         if not tweet_id.isdigit():
-            raise self._ambiguous("unexpected post id in X's answer")
+            raise ambiguous(self.handle, "unexpected post id in X's answer")
         log.info("published %s to X as %s", outgoing.key, tweet_id)
         return self._published(tweet_id)
 
@@ -324,7 +200,7 @@ class XPublisher:
         since = outgoing.approved_at - CLOCK_MARGIN
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
-        wanted = _comparable(outgoing.text or "")
+        wanted = comparable(outgoing.text or "")
         user_id = self._whoami(stage="lookup")[0]
         matches = []
         token = None
@@ -335,23 +211,23 @@ class XPublisher:
                     tweet_fields=["created_at"], exclude=["retweets", "replies"], user_auth=True,
                 )
             except tweepy.HTTPException as exc:
-                raise self._error(exc.response, "lookup") from exc
+                raise error_for(exc.response, "lookup", self.handle) from exc
             except (requests.RequestException, ValueError) as exc:
-                raise self._lookup_failed(type(exc).__name__) from exc
+                raise lookup_failed(self.handle, type(exc).__name__) from exc
             tweets = page.data or []
             if not tweets and page.errors:
-                raise self._lookup_failed("X answered with errors and no posts")
+                raise lookup_failed(self.handle, "X answered with errors and no posts")
             for tweet in tweets:
                 created = tweet.created_at
                 if created is None:
-                    raise self._lookup_failed("X did not say when a post was made")
-                if created >= since and wanted in _comparables(tweet.text or ""):
+                    raise lookup_failed(self.handle, "X did not say when a post was made")
+                if created >= since and wanted in comparables(tweet.text or ""):
                     matches.append((int(tweet.id), created))
             token = (page.meta or {}).get("next_token")
             if not token:
                 break
         else:
-            raise self._lookup_failed("too many posts to check")
+            raise lookup_failed(self.handle, "too many posts to check")
         if not matches:
             return None
         return self._published(str(min(matches)[0]))
@@ -365,13 +241,13 @@ class XPublisher:
             log.info("X post %s was already gone", platform_id)
             return
         except tweepy.HTTPException as exc:
-            raise self._error(exc.response, "delete") from exc
+            raise error_for(exc.response, "delete", self.handle) from exc
         except (requests.RequestException, ValueError) as exc:
-            raise Transient(self._delete_failed_words(), code="network", detail=type(exc).__name__) from exc
+            raise Transient(DELETE_FAILED, code="network", detail=type(exc).__name__) from exc
         deleted = (response.data or {}).get("deleted") if isinstance(response.data, dict) else None
         if deleted is not True:
             # Not confirmed: for a safeguarding removal, keep trying rather than assume it is gone.
-            raise Transient(self._delete_failed_words(), code="unconfirmed", detail=f"deleted={deleted!r}")
+            raise Transient(DELETE_FAILED, code="unconfirmed", detail=f"deleted={deleted!r}")
         log.info("deleted X post %s", platform_id)
 
     # -- the steps ---------------------------------------------------------------------------------------------
@@ -381,13 +257,13 @@ class XPublisher:
             try:
                 response = self.client.get_me(user_auth=True)
             except tweepy.HTTPException as exc:
-                raise self._error(exc.response, stage) from exc
+                raise error_for(exc.response, stage, self.handle) from exc
             except (requests.RequestException, ValueError) as exc:
                 if stage == "lookup":
-                    raise self._lookup_failed(type(exc).__name__) from exc
-                raise Transient(self._unreachable_words(), code="network", detail=type(exc).__name__) from exc
+                    raise lookup_failed(self.handle, type(exc).__name__) from exc
+                raise Transient(UNREACHABLE, code="network", detail=type(exc).__name__) from exc
             if response.data is None:
-                raise Transient(self._unreachable_words(), code="server", detail="no user in X's answer")
+                raise Transient(UNREACHABLE, code="server", detail="no user in X's answer")
             self._me = (str(response.data.id), response.data.username)
         return self._me
 
@@ -401,14 +277,14 @@ class XPublisher:
                 data={"media_category": "tweet_image", "media_type": mime},
             )
         except requests.RequestException as exc:
-            raise Transient(self._unreachable_words(), code="network", detail=type(exc).__name__) from exc
+            raise Transient(UNREACHABLE, code="network", detail=type(exc).__name__) from exc
         if not 200 <= response.status_code < 300:
-            raise self._error(response, "upload", photo=n)
+            raise error_for(response, "upload", self.handle, photo=n)
         try:
             data = response.json()["data"]
             media_id = str(data["id"])
         except (ValueError, KeyError, TypeError):
-            raise Transient(self._unreachable_words(), code="server", detail="unreadable upload answer") from None
+            raise Transient(UNREACHABLE, code="server", detail="unreadable upload answer") from None
         if (data.get("processing_info") or {}).get("state") == "failed":
             raise PermanentError(f"X could not process photo {n}. Try a different photo.", code="photo",
                                  detail=json.dumps(data.get("processing_info"))[:300])
@@ -420,177 +296,33 @@ class XPublisher:
         try:
             response = self._session.post(MEDIA_METADATA_URL, auth=self._oauth, json=body)
         except requests.RequestException as exc:
-            raise Transient(self._unreachable_words(), code="network", detail=type(exc).__name__) from exc
+            raise Transient(UNREACHABLE, code="network", detail=type(exc).__name__) from exc
         if not 200 <= response.status_code < 300:
-            raise self._error(response, "alt_text", photo=n)
+            raise error_for(response, "alt_text", self.handle, photo=n)
 
     def _published(self, tweet_id: str) -> Published:
         return Published(platform_id=tweet_id, url=f"https://x.com/{self.handle}/status/{tweet_id}")
 
-    # -- errors in plain words ---------------------------------------------------------------------------------
 
-    def _error(self, response, stage: str, photo: int | None = None) -> PublishError:
-        """Turn X's error answer into a PublishError of the right kind for this stage."""
-        status = response.status_code
-        payload = _json_or_none(response)
-        messages = _x_messages(payload)
-        said = _quote_x(messages)
-        hay = " ".join(messages).lower() + " " + str((payload or {}).get("type", "")).lower()
-        who = f"@{self.handle}"
-        kw = {"status": status, "detail": "; ".join(messages)[:500]}
-
-        if status == 429:
-            retry_at = _retry_at(response.headers)
-            when = retry_at.strftime("%H:%M UTC on %d %B %Y")
-            if "usage-capped" in hay or "usage cap" in hay or "usagecap" in hay:
-                return RetryLater(
-                    f"The school's X API plan has used up its allowance for now. The gateway will try again at "
-                    f"{when}; if this keeps happening, the plan's limits need raising.",
-                    retry_at=retry_at, code="usage_cap", **kw)
-            return RetryLater(
-                f"X's limit on how often {who} may post or be checked has been reached. The gateway will try "
-                f"again automatically at {when}.", retry_at=retry_at, code="rate_limited", **kw)
-        if status >= 500 or status == 408:
-            if stage == "create":
-                return self._ambiguous(f"HTTP {status}: {kw['detail']}"[:500], status=status)
-            if stage == "lookup":
-                return self._lookup_failed(f"HTTP {status}", status=status)
-            if stage == "delete":
-                return Transient(self._delete_failed_words(), code="server", **kw)
-            return Transient(self._unreachable_words(), code="server", **kw)
-        if status == 401:
-            return PermanentError(
-                f"X did not accept the school's saved access keys for {who}: they may have expired or been "
-                "revoked, or the X password was changed. Someone who manages the X account needs to reconnect it "
-                "in the gateway.", code="credentials", **kw)
-        if "duplicate" in hay and stage == "create":
-            return PermanentError(
-                f"X refused the post because it is the same as one already on {who} (duplicate content). "
-                "Change the wording if it really should go out again.", code="duplicate", **kw)
-        if "suspended" in hay:
-            return PermanentError(
-                f"X has suspended the {who} account, so nothing can be posted. Someone who manages the account "
-                "needs to sign in at x.com and follow X's instructions.", code="suspended", **kw)
-        if re.search(r"\blocked\b", hay):
-            return PermanentError(
-                f"X has temporarily locked the {who} account. Someone who manages the account needs to sign in "
-                "at x.com and unlock it, then try again.", code="locked", **kw)
-        if "oauth1-permissions" in hay or "oauth1 app permissions" in hay or "read-only" in hay:
-            return PermanentError(
-                "The school's X app is only allowed to read, not to post. In the X developer portal, set the "
-                "app's permissions to 'Read and write', then create new access keys and enter them in the "
-                "gateway.", code="read_only", **kw)
-        if "client-forbidden" in hay or "attached to a project" in hay:
-            return PermanentError(
-                "The school's X developer app does not have access to this part of X's service (it must "
-                "belong to a Project with the right access level). Someone who manages the X developer account "
-                "needs to fix this.", code="app_access", **kw)
-        if "too long" in hay:
-            return PermanentError(
-                f"X refused the post because the text is too long (X allows {MAX_TEXT} characters; links count "
-                "as 23 and emoji as 2). Shorten it and try again.", code="too_long", **kw)
-        if photo is not None and 400 <= status < 500:
-            return PermanentError(f"X would not accept photo {photo}.{said} Try a different photo.",
-                                  code="photo", **kw)
-        if status == 403:
-            return PermanentError(f"X did not permit {who} to do this.{said}", code="forbidden", **kw)
-        if status == 400:
-            return PermanentError(f"X rejected the request as invalid.{said}", code="invalid", **kw)
-        return PermanentError(f"X refused the request (error {status}).{said}", code="refused", **kw)
-
-    def _ambiguous(self, detail: str, status: int | None = None) -> Ambiguous:
-        return Ambiguous(
-            f"The connection to X broke while the post was being sent, so it is not yet known whether X "
-            f"published it. The gateway will check @{self.handle} before trying again, so it will not be "
-            "posted twice.", code="unknown_outcome", status=status, detail=detail)
-
-    def _lookup_failed(self, detail: str, status: int | None = None) -> Transient:
-        return Transient(
-            f"The gateway could not check @{self.handle} on X just now (X could not be reached or had a "
-            "temporary fault). It will check again shortly.", code="lookup_failed", status=status, detail=detail)
-
-    def _unreachable_words(self) -> str:
-        return ("X could not be reached, or had a temporary fault, before anything was published. It is safe to "
-                "try again; the gateway will retry shortly.")
-
-    def _delete_failed_words(self) -> str:
-        return ("X did not confirm that the post was deleted (X could not be reached or had a temporary fault). "
-                "The post may still be visible; the gateway will try again shortly.")
+def connect(handle: str, credentials: Mapping[str, str], settings) -> XPublisher:
+    """One call to X gets a twelfth of the publish job's time, so a slow X cannot use it all up."""
+    return XPublisher(XCredentials.from_mapping(credentials), handle, timeout=max(5.0, settings.publish_timeout / 12))
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Helpers
-
-_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
-
-
-def _comparable(text: str) -> str:
-    """Text as X would keep it, for comparing: no links, NFC, single spaces."""
-    text = unicodedata.normalize("NFC", text)
-    for url in sorted(extract_urls_with_indices(text), key=lambda u: u["indices"][0], reverse=True):
-        start, end = url["indices"]
-        text = text[:start] + " " + text[end:]
-    text = _LINK.sub(" ", text)
-    return " ".join(text.split())
+def check(handle: str, credentials: Mapping[str, str]) -> str:
+    """The username the keys belong to, by X's harmless GET /2/users/me."""
+    return XPublisher(XCredentials.from_mapping(credentials), handle, timeout=15).check_credentials()
 
 
-def _comparables(x_text: str) -> set[str]:
-    """X's text compared both as given and with its HTML escaping (&amp; &lt; &gt;) undone."""
-    return {_comparable(x_text), _comparable(html.unescape(x_text))}
-
-
-def _json_or_none(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _x_messages(payload) -> list[str]:
-    messages = []
-    if isinstance(payload, dict):
-        for key in ("detail", "title", "reason", "type"):
-            if isinstance(payload.get(key), str) and payload[key] not in ("about:blank",):
-                messages.append(payload[key])
-        for error in payload.get("errors") or []:
-            if isinstance(error, str):
-                messages.append(error)
-            elif isinstance(error, dict):
-                for key in ("message", "detail", "title"):
-                    if isinstance(error.get(key), str):
-                        messages.append(error[key])
-    return list(dict.fromkeys(m.strip() for m in messages if m and m.strip()))
-
-
-def _quote_x(messages: list[str]) -> str:
-    """X's own explanation, short, for the plain message (the problem type URI is left out)."""
-    words = [m for m in messages if not m.startswith("http") and m.lower() not in ("forbidden", "bad request")]
-    if not words:
-        return ""
-    said = redact(" ".join(words[:2]))
-    said = "".join(ch for ch in said if ch.isprintable())[:300]
-    return f" X said: \u201c{said}\u201d."
-
-
-def _retry_at(headers) -> datetime:
-    """When to try again: the latest reset among the exhausted limits X reports."""
-    resets = []
-    exhausted = []
-    for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
-        reset = _int(headers.get(f"{prefix}-reset"))
-        if reset is None:
-            continue
-        resets.append(reset)
-        if _int(headers.get(f"{prefix}-remaining")) == 0:
-            exhausted.append(reset)
-    chosen = max(exhausted) if exhausted else (_int(headers.get("x-rate-limit-reset")) or (max(resets) if resets else None))
-    if chosen is None:
-        return datetime.now(timezone.utc).replace(microsecond=0) + FALLBACK_RETRY
-    return datetime.fromtimestamp(chosen, tz=timezone.utc)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+PLATFORM = Platform(
+    name="x", title="X", max_text=MAX_TEXT, max_photos=MAX_PHOTOS, max_photo_bytes=MAX_PHOTO_BYTES,
+    max_alt_text=MAX_ALT_TEXT, text_length=weighted_length,
+    credential_fields=(
+        CredentialField("consumer_key", "API key"),
+        CredentialField("consumer_secret", "API key secret"),
+        CredentialField("access_token", "Access token"),
+        CredentialField("access_token_secret", "Access token secret"),
+    ),
+    credentials_help="from the X developer portal, with read and write access",
+    connect=connect, check=check,
+)

@@ -1,26 +1,66 @@
 """Checking a post: load it by id, run the checks, save what they found, fail closed."""
 from __future__ import annotations
 
-
 import hashlib
 import logging
 from datetime import timedelta
 
+from sqlalchemy import inspect, select
+
+from consent_registry.consent import in_school
+from consent_registry.models import Person
+from consent_registry.registry import face_context, school_today
 from gateway.core import storage
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
+from gateway.platforms import PLATFORMS
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
-from moderation.findings import verdict
-from consent_registry.registry import face_context, name_matcher
 from moderation.models import FindingRow, ImageFace, Post
-from workers.checks.run import PhotoIn, run_checks
+from workers.checks.names import NameMatcher, RosterPerson
+from workers.checks.base import CheckContext, Draft, Photo, TextLimit
 from workers.checks.photos import PhotoLimits
+from workers.checks.run import Outcome, run_checks
 
 
 log = logging.getLogger(__name__)
 LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its work back
 MAX_ATTEMPTS = 8
+
+
+def text_limit(account) -> TextLimit:
+    """An account's text limit, counted as its network counts text."""
+    return TextLimit(account.label, account.text_limit, PLATFORMS[account.platform].text_length)
+
+
+_MATCHERS: dict[tuple, NameMatcher] = {}
+
+
+def name_matcher(session, settings) -> NameMatcher:
+    """The roster's matcher, built once per roster version (and per process; a worker builds it before forking)."""
+    today = school_today(settings)
+    people = tuple(
+        RosterPerson(p.id, p.first_name, p.last_name, p.preferred_name, p.kind)
+        for p in session.scalars(select(Person).order_by(Person.id)) if in_school(p, today)
+    )
+    key = (people, settings.names_include_staff)
+    if key not in _MATCHERS:
+        _MATCHERS.clear()
+        _MATCHERS[key] = NameMatcher(people, include_staff=settings.names_include_staff)
+    return _MATCHERS[key]
+
+
+def check_context(session, settings, photos: bool, text_limits=()) -> CheckContext:
+    """Everything the checks read, loaded once: the registry's faces (only for photos), the roster, the link lists."""
+    return CheckContext(PhotoLimits.from_settings(settings), face_context(session, settings) if photos else None,
+                        name_matcher(session, settings), link_policy(session, settings), tuple(text_limits))
+
+
+def check_draft(settings, draft: Draft, text_limits=()) -> Outcome:
+    """The checks on a draft that is not a post (the command line's files): nothing is saved."""
+    with session_for(settings.database_url) as session:
+        context = check_context(session, settings, bool(draft.photos), text_limits)
+    return run_checks(draft, context)
 
 
 def check_post(settings, post_id: int, attempt: int) -> None:
@@ -31,33 +71,40 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
-        text, limit = post.text, post.account.text_limit if post.account else None
+        text, limits = post.text, [text_limit(post.account)] if post.account else []
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
         session.commit()  # no transaction stays open while the checks run
         try:
-            photos = [PhotoIn(label, storage.get(settings.media, key), alt, regions)
-                      for label, key, alt, regions in originals]
-            faces = face_context(session, settings) if photos else None
-            names, links = name_matcher(session, settings), link_policy(session, settings)
+            photos = tuple(Photo.given(label, storage.get(settings.media, key), alt, regions)
+                           for label, key, alt, regions in originals)
+            context = check_context(session, settings, bool(photos), limits)
             session.commit()
-            run = run_checks(text, photos, limit, PhotoLimits.from_settings(settings), faces, names, links)
-            _save(session, settings, post_id, attempt, run)
+            _save(session, settings, post_id, attempt, run_checks(Draft(text, photos), context))
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)
             session.rollback()
             _record_failure(session, post_id, attempt, exc)
 
 
-def _save(session, settings, post_id, attempt, run) -> None:
+def _keep(row, records: dict) -> None:
+    """Each check's records into the column named after it."""
+    columns = inspect(row).mapper.column_attrs
+    for name, value in records.items():
+        if name not in columns:
+            raise KeyError(f"no column {type(row).__name__}.{name} keeps the {name} records")
+        setattr(row, name, value)
+
+
+def _save(session, settings, post_id, attempt, outcome: Outcome) -> None:
     post = session.get(Post, post_id, with_for_update=True, populate_existing=True)
     if post.state != lifecycle.CHECKING or post.check_attempt != attempt:
         log.info("post %s was taken over while checking; result dropped", post_id)
         session.rollback()
         return
-    post.text_changes, post.links = run.text_changes, run.links
-    for n, (image, photo) in enumerate(zip(post.images, run.photos)):
-        image.clean_alt_text = run.alts[n] if n < len(run.alts) else None
-        image.alt_changes = run.alt_changes[n] if n < len(run.alt_changes) else []
+    _keep(post, outcome.records)
+    for image, photo, records in zip(post.images, outcome.draft.photos, outcome.photo_records):
+        _keep(image, records)
+        image.clean_alt_text = photo.alt
         if image.clean_key:
             storage.delete(settings.media, image.clean_key)
         image.clean_key = storage.put(settings.media, photo.data) if photo.data else None
@@ -67,11 +114,11 @@ def _save(session, settings, post_id, attempt, run) -> None:
                                  obscured=f["obscured"]) for f in photo.faces]
     post.findings = [
         FindingRow(code=f.code, severity=f.severity, message=f.message, subject=f.subject, evidence=f.evidence)
-        for f in run.findings
+        for f in outcome.findings
     ]
-    lifecycle.finish_checks(post, run.cleaned_text)
-    audit.record(session, "worker", "checked", f"post:{post.id}", verdict=verdict(run.findings),
-                 findings=[f.code for f in run.findings])
+    lifecycle.finish_checks(post, outcome.draft.text)
+    audit.record(session, "worker", "checked", f"post:{post.id}", verdict=outcome.verdict,
+                 findings=[f.code for f in outcome.findings])
     session.commit()
 
 

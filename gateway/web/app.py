@@ -1,22 +1,22 @@
-"""The Flask app factory, error pages, health and the archive's published pages."""
+"""The Flask app factory: settings, extensions, blueprints, error pages and headers, each registered in turn."""
 from __future__ import annotations
 
-import json
 import logging
 from zoneinfo import ZoneInfo
 
-from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
+from flask import Flask, g, jsonify, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from gateway.models import Account, User
+from gateway.models import User
+from gateway.web import admin, archive, auth, consent, health, posts, review
+from gateway.web.util import db
 from moderation.diff import marked
-from gateway.web.util import anyone, db, queue_conn, requires, settings
 
 log = logging.getLogger(__name__)
 
+BLUEPRINTS = (auth.bp, posts.bp, review.bp, admin.bp, consent.bp, health.bp, archive.bp)
 ERROR_WORDS = {
     400: ("Something in that request was not right", "Go back, check the form and try again. Nothing was changed."),
     403: ("You do not have permission for that", "Your role does not allow this page or action. Ask a headteacher if you think it should."),
@@ -25,29 +25,26 @@ ERROR_WORDS = {
     413: ("The upload is too large", "The photos together are over the size the gateway accepts. Nothing was saved: go back and choose smaller or fewer photos."),
     500: ("Something went wrong on our side", "Nothing you sent was lost that was already saved. Try again in a minute; if it keeps happening, tell the office."),
 }
-
-
-def workers_report(conn) -> dict:
-    """Workers by queue, and what is down: a queue no live worker takes, or a supervised process not running."""
-    from rq import Worker
-
-    from workers.supervisor import STATUS_KEY
-    from workers import queues
-
-    workers = Worker.all(connection=conn)
-    by_queue = {name: sum(name in w.queue_names() for w in workers) for name in queues.ALL}
-    down = [f"no worker takes the {name} queue" for name, count in by_queue.items() if not count]
-    supervised = {}
-    for key in conn.scan_iter(f"{STATUS_KEY}*"):
-        for name, unit in json.loads(conn.get(key) or "{}").items():
-            supervised[name] = unit
-            if not unit["running"]:
-                down.append(f"{name} is down ({unit['last_exit']}); being restarted")
-    return {"workers": len(workers), "queues": by_queue, "supervised": supervised, "down": down}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'",
+}
 
 
 def create_app(gateway_settings) -> Flask:
     app = Flask("gateway", template_folder="templates", static_folder="static")
+    configure(app, gateway_settings)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app, gateway_settings)
+    return app
+
+
+def configure(app: Flask, gateway_settings) -> None:
     app.config.update(
         GATEWAY_SETTINGS=gateway_settings,
         SECRET_KEY=gateway_settings.secret_key,
@@ -56,9 +53,10 @@ def create_app(gateway_settings) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
-    zone = ZoneInfo(gateway_settings.timezone)
-    app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
-    app.add_template_global(marked)
+
+
+def register_extensions(app: Flask) -> None:
+    """CSRF protection on every form, and log-in sessions for active users only."""
     CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
@@ -69,28 +67,14 @@ def create_app(gateway_settings) -> Flask:
         user = db().get(User, int(user_id))
         return user if user and user.active else None
 
-    from gateway.web.consent import bp as people_bp
-    from gateway.web.admin import bp as admin_bp
-    from gateway.web.auth import bp as auth_bp
-    from gateway.web.posts import bp as posts_bp
-    from gateway.web.review import bp as review_bp
 
-    for bp in (auth_bp, posts_bp, review_bp, admin_bp, people_bp):
-        app.register_blueprint(bp)
+def register_blueprints(app: Flask) -> None:
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
-    @app.teardown_appcontext
-    def close_db(_exc):
-        session = g.pop("db", None)
-        if session is not None:
-            session.close()
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self'; object-src 'none'")
-        return response
+def register_errorhandlers(app: Flask) -> None:
+    """Plain-words error pages (JSON for the health check); an unexpected error is logged in full."""
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -112,34 +96,24 @@ def create_app(gateway_settings) -> Flask:
         title, words = ERROR_WORDS[500]
         return render_template("error.html", title=title, words=words), 500
 
-    @app.get("/healthz")
-    def healthz():
-        report, ok = {}, True
-        try:
-            db().execute(text("select 1"))
-            report["database"] = "ok"
-        except Exception as exc:
-            report["database"], ok = f"unavailable: {type(exc).__name__}", False
-        try:
-            conn = queue_conn()
-            conn.ping()
-            report["queue"] = "ok"
-            report.update(workers_report(conn))
-        except Exception as exc:
-            report["queue"], report["workers"], ok = f"unavailable: {type(exc).__name__}", 0, False
-        down = report.get("down", [])
-        report["status"] = "ok" if ok and report["workers"] and not down else "degraded"
-        return jsonify(report), 200 if ok else 503
 
-    @app.get("/archive/<handle>/")
-    @app.get("/archive/<handle>/<path:path>")
-    @requires(anyone)
-    def archive(handle, path="index.html"):
-        if not db().query(Account).filter_by(platform="archive", handle=handle).first():
-            abort(404)
-        folder = settings().archive / handle
-        if path.endswith("/"):
-            path += "index.html"
-        return send_from_directory(folder, path)
+def register_request_hooks(app: Flask) -> None:
+    """The request's database session is closed at its end; every response carries the security headers."""
 
-    return app
+    @app.teardown_appcontext
+    def close_db(_exc):
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def register_template_helpers(app: Flask, gateway_settings) -> None:
+    zone = ZoneInfo(gateway_settings.timezone)
+    app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
+    app.add_template_global(marked)

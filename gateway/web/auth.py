@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from gateway.users import (
-    LOCKOUT_MINUTES, UserError, authenticate, change_password, login_subject, too_many_failures)
+from gateway.core.errors import Refused
+from gateway.services import users
 from gateway.web.util import anyone, db, requires
-from moderation import audit
 
 bp = Blueprint("auth", __name__)
 
@@ -25,20 +24,15 @@ def login():
         return redirect(url_for("posts.mine"))
     email = request.form.get("email", "")
     if request.method == "POST":
-        session = db()
-        if too_many_failures(session, email):
-            flash(f"Too many wrong passwords for this account. Wait {LOCKOUT_MINUTES} minutes and try again, "
-                  "or ask the headteacher to check your account.", "error")
+        try:
+            user = users.log_in(db(), email, request.form.get("password", ""))
+        except users.LockedOut as exc:
+            flash(str(exc), "error")
             return render_template("login.html", email=email), 429
-        user = authenticate(session, email, request.form.get("password", ""))
-        if user is None:
-            audit.record(session, "anonymous", "login_failed", login_subject(email))
-            session.commit()
-            flash("That e-mail and password do not match an active account.", "error")
+        except Refused as exc:
+            flash(str(exc), "error")
             return render_template("login.html", email=email), 401
         login_user(user)
-        audit.record(session, user, "login", f"user:{user.id}")
-        session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", email=email)
 
@@ -59,15 +53,12 @@ def home():
 @requires(anyone)
 def password():
     if request.method == "POST":
-        session = db()
         try:
-            change_password(session, current_user, request.form.get("current", ""), request.form.get("new", ""),
-                            request.form.get("again", ""))
-        except UserError as exc:
-            session.rollback()
+            users.change_password(db(), current_user, request.form.get("current", ""), request.form.get("new", ""),
+                                  request.form.get("again", ""))
+        except Refused as exc:
             flash(f"Not changed: {exc}.", "error")
             return render_template("password.html"), 400
-        session.commit()
         flash("Your password is changed.", "ok")
         return redirect(url_for("posts.mine"))
     return render_template("password.html")

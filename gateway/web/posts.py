@@ -1,8 +1,6 @@
 """Teachers' pages: write a post, see how it is doing, revise or withdraw it."""
 from __future__ import annotations
 
-import hashlib
-import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,15 +9,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from gateway.core import storage
-from gateway.models import Account
-from gateway.web.util import anyone, db, queue_conn, requires, settings
-from moderation import audit, lifecycle
-from moderation.models import Post, PostImage
-from workers import queues
-from workers.checks.photos import PhotoLimits, screen
-from workers.checks.text import weighted_length
+from gateway.core.errors import Refused
+from gateway.services import posts
+from gateway.services.queueing import QUEUE_DOWN
+from gateway.web.util import anyone, db, requires, settings
+from moderation import lifecycle
+from moderation.models import Post
+from workers.checks.photos import PhotoLimits
 
-log = logging.getLogger(__name__)
 bp = Blueprint("posts", __name__)
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -34,145 +31,89 @@ def load_post(post_id: int) -> Post:
     return post
 
 
-def confirmed_accounts():
-    return db().scalars(select(Account).where(Account.confirmed_at.is_not(None)).order_by(Account.handle)).all()
+def local_time(value: str) -> datetime:
+    """A date and time as typed in a form, in the school's time zone; ValueError if it is not one."""
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(settings().timezone))
 
 
-def _local_zone():
-    return ZoneInfo(settings().timezone)
-
-
-def _read_upload(label: str, upload, errors: list[str]) -> bytes | None:
-    """The upload's bytes if they pass the photo screen; otherwise its problem, in the check's own words."""
-    limits = PhotoLimits.from_settings(settings())
-    data = upload.stream.read(limits.max_bytes + 1)
-    upload.stream.seek(0, 2)
-    problems = screen(data, label, limits, size=upload.stream.tell())
-    errors += [p.message[0].upper() + p.message[1:] for p in problems]
-    return None if problems else data
-
-
-def _apply_form(post: Post) -> list[str]:
-    """Copy the form into the post; keep every valid part even when other parts have problems."""
-    errors: list[str] = []
+def _read_form() -> posts.PostForm:
+    """The form as the service takes it; only a publish time that is not a date is a problem here."""
     form = request.form
-    post.text = form.get("text", "").replace("\r\n", "\n").strip()
-    accounts = {a.id: a for a in confirmed_accounts()}
-    account_id = form.get("account_id", type=int)
-    post.account_id = account_id if account_id in accounts else None
-    if post.account_id is None:
-        errors.append("Choose the account to publish to." if accounts else
-                      "There is no confirmed account to publish to yet; ask the headteacher to confirm one.")
+    parsed = posts.PostForm(
+        text=form.get("text", "").replace("\r\n", "\n").strip(), account_id=form.get("account_id", type=int),
+        publish_at=None,
+        alt_texts={int(k[4:]): v for k, v in form.items() if k.startswith("alt_") and k[4:].isdigit()},
+        removed={int(k[7:]) for k, v in form.items() if k.startswith("remove_") and k[7:].isdigit() and v})
     when = form.get("publish_at", "").strip()
-    post.publish_at = None
     if when:
         try:
-            post.publish_at = datetime.fromisoformat(when).replace(tzinfo=_local_zone())
+            parsed.publish_at = local_time(when)
         except ValueError:
-            errors.append("The publish time is not a date and time; leave it empty to publish as soon as approved.")
-        else:
-            problem = lifecycle.publish_time_problem(post.publish_at)
-            if problem:
-                errors.append(problem)
-                post.publish_at = None
-    keep = []
-    for image in post.images:
-        if form.get(f"remove_{image.id}"):
-            storage.delete(settings().media, image.original_key)
-            continue
-        image.alt_text = form.get(f"alt_{image.id}", image.alt_text).strip()
-        keep.append(image)
-    post.images = keep
-    max_photos, kept = settings().max_photos, len(post.images)
-    for n in range(1, max_photos + 1):
+            parsed.problems.append(
+                "The publish time is not a date and time; leave it empty to publish as soon as approved.")
+    max_bytes = PhotoLimits.from_settings(settings()).max_bytes
+    for n in range(1, settings().max_photos + 1):
         upload = request.files.get(f"photo_{n}")
         if upload is None or not upload.filename:
             continue
-        if len(post.images) >= max_photos:
-            errors.append(f"A post can have at most {max_photos} photos; {upload.filename} was not added.")
-            continue
-        name = upload.filename[-80:]
-        data = _read_upload(f"photo {kept + n} ({name})", upload, errors)  # numbered as the form shows it
-        if data is None:
-            continue
-        post.images.append(PostImage(
-            position=len(post.images) + 1, label=f"photo {len(post.images) + 1} ({name})", alt_text=form.get(f"alt_new_{n}", "").strip(),
-            original_key=storage.put(settings().media, data), original_sha256=hashlib.sha256(data).hexdigest(),
-        ))
-    for position, image in enumerate(post.images, 1):
-        image.position = position
-    if not post.text and not post.images:
-        errors.append("Write some text or add a photo: the post is empty.")
-    if post.account_id:
-        count, limit = weighted_length(post.text), accounts[post.account_id].text_limit
-        if count > limit:
-            errors.append(f"The text is {count} characters as {accounts[post.account_id].label} counts them; "
-                          f"the limit is {limit}. Shorten it by {count - limit}.")
-    return errors
+        data = upload.stream.read(max_bytes + 1)  # no more than it takes to know it is too large
+        upload.stream.seek(0, 2)
+        parsed.photos.append(posts.NewPhoto(n, upload.filename, data, upload.stream.tell(),
+                                            form.get(f"alt_new_{n}", "").strip()))
+    return parsed
 
 
-def _save_and_maybe_submit(post: Post, is_new: bool):
-    session = db()
-    errors = _apply_form(post)
-    wants_submit = request.form.get("action") == "submit"
-    if is_new and not post.text and not post.images:
-        return render_template("post_form.html", post=None, form=request.form, errors=errors,
-                               accounts=confirmed_accounts()), 400
-    if is_new:
-        post.author_id, post.state = current_user.id, lifecycle.DRAFT
-        session.add(post)
-    session.flush()
-    audit.record(session, current_user, "post_saved", f"post:{post.id}", photos=len(post.images))
-    if errors or not wants_submit:
-        session.commit()
-        if errors:
-            flash("Your post was saved as a draft, but it has problems to fix before it can be submitted.", "error")
-            return render_template("post_form.html", post=post, form=request.form, errors=errors,
-                                   accounts=confirmed_accounts()), 400
+def _form_page(post: Post | None, errors: list[str]):
+    return render_template("post_form.html", post=post, form=request.form, errors=errors,
+                           accounts=posts.confirmed_accounts(db())), 400
+
+
+def _save(post: Post | None):
+    saved = posts.save(db(), settings(), current_user, post, _read_form(), request.form.get("action") == "submit")
+    if saved.post is None:
+        return _form_page(None, saved.problems)
+    if saved.problems:
+        flash("Your post was saved as a draft, but it has problems to fix before it can be submitted.", "error")
+        return _form_page(saved.post, saved.problems)
+    if not saved.submitted:
         flash("Draft saved.", "ok")
-        return redirect(url_for("posts.detail", post_id=post.id))
-    was_checked = post.state == lifecycle.AWAITING_REVIEW
-    lifecycle.submit(post, current_user)
-    post.check_attempt += 1
-    audit.record(session, current_user, "resubmitted" if was_checked else "submitted", f"post:{post.id}")
-    session.commit()
-    try:
-        queues.enqueue_checks(settings(), post.id, post.check_attempt, queue_conn())
+    elif saved.queued:
         flash("Submitted. The checks run now; a senior leader reviews it after that.", "ok")
-    except Exception:
-        log.exception("could not enqueue checks for post %s", post.id)
-        flash("Submitted and saved. The checking service is not answering right now; "
-              "your post will be checked as soon as it is back.", "warning")
-    return redirect(url_for("posts.detail", post_id=post.id))
+    else:
+        flash(QUEUE_DOWN, "warning")
+    return redirect(url_for("posts.detail", post_id=saved.post.id))
 
 
 @bp.get("/posts")
 @requires(anyone)
 def mine():
-    posts = db().scalars(select(Post).where(Post.author_id == current_user.id).order_by(Post.id.desc())).all()
-    return render_template("my_posts.html", posts=posts, names=lifecycle.STATE_NAMES)
+    own = db().scalars(select(Post).where(Post.author_id == current_user.id).order_by(Post.id.desc())).all()
+    return render_template("my_posts.html", posts=own, names=lifecycle.STATE_NAMES)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])
 @requires(anyone)
 def new():
     if request.method == "POST":
-        return _save_and_maybe_submit(Post(images=[]), is_new=True)
-    return render_template("post_form.html", post=None, form={}, errors=[], accounts=confirmed_accounts())
+        return _save(None)
+    return render_template("post_form.html", post=None, form={}, errors=[], accounts=posts.confirmed_accounts(db()))
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @requires(anyone)
 def edit(post_id):
     post = load_post(post_id)
-    if not lifecycle.can_edit(post, current_user):
-        flash(f"This post cannot be changed now: it is {lifecycle.STATE_NAMES[post.state].lower()}.", "error")
+    try:
+        if request.method == "POST":
+            return _save(post)
+        posts.check_editable(post, current_user)
+    except Refused as exc:
+        flash(str(exc), "error")
         return redirect(url_for("posts.detail", post_id=post.id))
-    if request.method == "POST":
-        return _save_and_maybe_submit(post, is_new=False)
     form = {"text": post.text, "account_id": str(post.account_id or ""),
-            "publish_at": post.publish_at.astimezone(_local_zone()).strftime("%Y-%m-%dT%H:%M") if post.publish_at else ""}
-    return render_template("post_form.html", post=post, form=form, errors=[], accounts=confirmed_accounts())
+            "publish_at": post.publish_at.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%dT%H:%M")
+            if post.publish_at else ""}
+    return render_template("post_form.html", post=post, form=form, errors=[], accounts=posts.confirmed_accounts(db()))
 
 
 @bp.get("/posts/<int:post_id>")
@@ -190,12 +131,10 @@ def withdraw(post_id):
     if request.method == "GET":  # a second tap confirms: it cannot be undone
         return render_template("withdraw.html", post=post)
     try:
-        lifecycle.withdraw(post, current_user)
-    except lifecycle.InvalidTransition as exc:
+        posts.withdraw(db(), settings(), current_user, post)
+    except Refused as exc:
         flash(f"Not withdrawn: {exc}.", "error")
         return redirect(url_for("posts.detail", post_id=post.id)), 303
-    audit.record(db(), current_user, "withdrawn", f"post:{post.id}")
-    db().commit()
     flash("Withdrawn. It will not be published.", "ok")
     return redirect(url_for("posts.detail", post_id=post.id))
 

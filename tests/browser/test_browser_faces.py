@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.live import log_in, log_out, reload_until
 from tests.shared_fixtures import fixture_path
 from tests.live import open_for_review
-from tests.unit.test_photos import ALLOWED_TAGS, exiftool_tags
+from tests.photo_samples import ALLOWED_TAGS, exiftool_tags
 
 pytestmark = pytest.mark.browser
 

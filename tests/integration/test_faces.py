@@ -15,19 +15,21 @@ from consent_registry.registry import face_context, school_today
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
 from moderation.models import Post
+from tests.helpers import submit_photo
 from tests.registry import context
 from tests.shared_fixtures import fixture_path
-from workers.checks.run import PhotoIn, run_checks
+from workers.checks.base import CheckContext, Draft, Photo
 from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
+from workers.checks.run import run_checks
 
 
 def check(settings, name, regions=()):
     data = fixture_path(f"faces/{name}").read_bytes()
-    run = run_checks("", [PhotoIn(f"photo 1 ({name})", data, "people", list(regions))], 280, PhotoLimits(),
-                     context(settings), NameMatcher([]), LinkPolicy())
-    return run, run.photos[0]
+    run = run_checks(Draft("", (Photo.given(f"photo 1 ({name})", data, "people", list(regions)),)),
+                     CheckContext(PhotoLimits(), context(settings), NameMatcher([]), LinkPolicy()))
+    return run, run.draft.photos[0]
 
 
 def verdicts(photo, ids):
@@ -132,9 +134,7 @@ def test_withdrawing_social_consent_rechecks_pending_posts_and_marks_published_o
     teacher, smt = login("teacher"), login("smt")
 
     def submit_obama(text):
-        data = {"text": text, "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
-                "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
-        return int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+        return submit_photo(teacher, "faces/obama_3.jpg", text)
 
     published, pending = submit_obama("Our visitor on Monday"), submit_obama("Our visitor again")
     work()
@@ -159,6 +159,15 @@ def test_withdrawing_social_consent_rechecks_pending_posts_and_marks_published_o
     assert fetch(Post, published).state == "taken_down"
 
 
+def test_without_the_registry_the_face_check_blocks_and_keeps_nothing_of_the_photo():
+    data = fixture_path("faces/obama_3.jpg").read_bytes()
+    no_registry = CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy())
+    run = run_checks(Draft("Our visitor", (Photo.given("photo 1", data, "Our visitor"),)), no_registry)
+    assert [(f.code, f.subject) for f in run.findings] == [("check_crashed", "faces")]
+    photo = run.draft.photos[0]
+    assert (photo.data, photo.format, photo.width, photo.faces, photo.alt) == (None, None, 0, (), "Our visitor")
+
+
 def test_templates_are_not_readable_without_the_key(settings, registry):
     from dataclasses import replace
 
@@ -178,9 +187,7 @@ def test_templates_are_not_readable_without_the_key(settings, registry):
 
 def test_a_wrong_key_holds_the_post_with_a_plain_message(settings, registry, login, work, fetch, tmp_path):
     teacher = login("teacher")
-    data = {"text": "Visit", "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
-            "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
-    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    post_id = submit_photo(teacher, "faces/obama_3.jpg", "Visit")
     key_file = settings.instance / "encryption.key"
     original = key_file.read_bytes()
     key_file.write_bytes(bytes(32))
@@ -206,10 +213,10 @@ def test_smallest_face_found_with_the_default_settings(settings, registry):
         x += size * 2 + 40
     out = io.BytesIO()
     canvas.save(out, "JPEG", quality=92)
-    run = run_checks("", [PhotoIn("photo 1", out.getvalue(), "faces")], 280, PhotoLimits(), context(settings),
-                     NameMatcher([]), LinkPolicy())
-    found = sorted(f["box"][2] - f["box"][0] for f in run.photos[0].faces)
-    assert all(f["obscured"] or f["verdict"] == "consented" for f in run.photos[0].faces)
+    run = run_checks(Draft("", (Photo.given("photo 1", out.getvalue(), "faces"),)),
+                     CheckContext(PhotoLimits(), context(settings), NameMatcher([]), LinkPolicy()))
+    found = sorted(f["box"][2] - f["box"][0] for f in run.draft.photos[0].faces)
+    assert all(f["obscured"] or f["verdict"] == "consented" for f in run.draft.photos[0].faces)
     smallest = min(found)
     print(f"smallest face found: {smallest} px ({len(found)} of {len(sizes)} faces)")
     expected = SMALLEST_FOUND_PX[FaceSettings.from_settings(settings).description]  # also in the README
@@ -221,9 +228,7 @@ def test_consent_is_checked_again_just_before_publishing(settings, registry, log
     from moderation.audit import AuditEntry
 
     teacher, smt = login("teacher"), login("smt")
-    data = {"text": "Our visitor", "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
-            "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
-    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    post_id = submit_photo(teacher, "faces/obama_3.jpg")
     work()
     smt.post(f"/review/{post_id}/approve")  # the publish job is queued, not yet run
     with session_for(settings.database_url) as session:  # no event sends the post back: only the last look can
@@ -255,9 +260,7 @@ def test_gateway_check_lists_each_face_by_mis_id(settings, registry, tmp_path):
 
 def test_a_reviewer_covers_an_area_by_hand_and_the_photo_is_checked_again(settings, registry, login, work, fetch):
     teacher, smt = login("teacher"), login("smt")
-    data = {"text": "Visitors", "account_id": "1", "action": "submit", "alt_new_1": "Two visitors",
-            "photo_1": (io.BytesIO(fixture_path("faces/group_two_people.jpg").read_bytes()), "group.jpg")}
-    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    post_id = submit_photo(teacher, "faces/group_two_people.jpg", "Visitors", alt="Two visitors")
     work()
     image = fetch(Post, post_id).images[0]
     top, right, bottom, left = next(f.box for f in image.faces if f.verdict == "consented")

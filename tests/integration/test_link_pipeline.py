@@ -1,20 +1,8 @@
 """Links through the whole gateway: the head's lists, the review page, the command line."""
 import json
-import os
-import subprocess
-import sys
 
 from moderation.models import Post
-from tests.helpers import submit
-
-
-def gateway(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
-                          env=env or os.environ.copy(), timeout=120)
-
-
-def post_id_of(response):
-    return int(response.headers["Location"].rsplit("/", 1)[1])
+from tests.helpers import gateway, post_id_of, submit
 
 
 def test_a_post_with_a_blocked_link_cannot_be_approved_and_the_review_shows_each_link(login, work, fetch):
@@ -52,17 +40,25 @@ def test_the_heads_lists_decide(login, work, fetch):
 
 
 def test_links_from_the_command_line_and_in_gateway_check(env):
-    assert gateway("links", "allow", "stmarys.herts.sch.uk").returncode == 0
+    assert gateway("links", "allow", "stmarys.herts.sch.uk").exit_code == 0
     refused = gateway("links", "allow", "herts.sch.uk")
-    assert refused.returncode == 1 and "Error:" in refused.stderr
-    assert gateway("links", "block", "*.example.com").returncode == 0
+    assert refused.exit_code == 1 and "Error:" in refused.stderr
+    assert gateway("links", "block", "*.example.com").exit_code == 0
     listed = gateway("links", "list").stdout
     assert "allow\tstmarys.herts.sch.uk\tcommand line" in listed and "block\t*.example.com" in listed
     assert "allow\t*.gov.uk\tdefault list" in listed
     checked = gateway("check", "--text", "Term dates: https://www.stmarys.herts.sch.uk/dates http://127.0.0.1/admin",
                       "--json")
-    assert checked.returncode == 1
+    assert checked.exit_code == 1
     body = json.loads(checked.stdout)
     assert [(link["host"], link["verdict"]) for link in body["links"]] == [
         ("www.stmarys.herts.sch.uk", "pass"), ("127.0.0.1", "block")]
     assert all(set(link) >= {"url", "host", "verdict", "reasons"} for link in body["links"])
+
+
+def test_a_bad_school_domain_stops_the_gateway_at_start_up(env):
+    listed = gateway("links", "list", env={"SCHOOL_DOMAINS": "StMarys.Herts.sch.uk"})
+    assert listed.exit_code == 0 and "allow\tstmarys.herts.sch.uk\tSCHOOL_DOMAINS setting" in listed.stdout
+    refused = gateway("links", "list", env={"SCHOOL_DOMAINS": "www.bbc.co.uk, herts.sch.uk"})
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("gateway: SCHOOL_DOMAINS: “herts.sch.uk” is shared by many different owners")

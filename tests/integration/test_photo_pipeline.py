@@ -12,7 +12,7 @@ from gateway.core.db import utcnow
 from moderation.audit import AuditEntry
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path
-from tests.unit.test_photos import ALLOWED_TAGS, BAD_FILES, exiftool_tags
+from tests.photo_samples import ALLOWED_TAGS, BAD_FILES, exiftool_tags
 from tests.helpers import submit
 
 

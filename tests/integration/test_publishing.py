@@ -16,7 +16,7 @@ from gateway.services.accounts import add_account, confirm_account, save_credent
 from gateway.core.db import session_for
 from gateway.models import User
 from moderation.models import Post, Publication
-from tests.helpers import audit_count
+from tests.helpers import audit_count, submit_photo
 from tests.shared_fixtures import fixture_path
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 from workers import jobs, queues
@@ -345,9 +345,7 @@ def test_with_takedown_auto_off_a_senior_leader_confirms(registry, login, work, 
     from workers.reconcile import release_takedowns
 
     teacher, smt = login("teacher"), login("smt")
-    data = {"text": "Our visitor", "account_id": "1", "action": "submit", "alt_new_1": "Our visitor",
-            "photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg")}
-    post_id = int(teacher.post("/posts/new", data, content_type="multipart/form-data").headers["Location"].rsplit("/", 1)[1])
+    post_id = submit_photo(teacher, "faces/obama_3.jpg")
     work()
     smt.post(f"/review/{post_id}/approve")
     work()

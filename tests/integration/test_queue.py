@@ -87,7 +87,8 @@ def test_a_lost_publish_job_is_recovered(login, fetch, settings, work):
 def test_a_publish_that_died_after_claiming_is_looked_up_before_publishing_again(
         login, fetch, read, settings, work, reached_the_archive):
     """A worker died between claiming a publication and recording it: the reconciler looks first."""
-    from gateway.platforms.base import ArchivePublisher, outgoing_for
+    from gateway.platforms import outgoing_for
+    from gateway.platforms.archive import ArchivePublisher
     from workers.reconcile import reconcile
 
     teacher, smt = login("teacher"), login("smt")

@@ -11,10 +11,12 @@ from gateway.core.db import session_for
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.helpers import submit
-from workers.checks.run import run_checks
+from gateway.platforms import PLATFORMS
+from workers.checks.base import CheckContext, Draft, TextLimit
 from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
+from workers.checks.run import run_checks
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -113,7 +115,9 @@ def test_staff_names_are_left_alone(roster, login, work, fetch):
     "Well done everyone 🏅 " * 13,
 ])
 def test_the_length_check_agrees_with_xs_own_count(text):
-    run = run_checks(text, [], 280, PhotoLimits(), None, NameMatcher([]), LinkPolicy(allow=("*.bbc.co.uk",)))
+    x = TextLimit("@school (x)", 280, PLATFORMS["x"].text_length)
+    run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(allow=("*.bbc.co.uk",)),
+                                               (x,)))
     expected = parse_tweet(text).weightedLength
     too_long = [f for f in run.findings if f.code == "text_too_long"]
     if expected > 280:
@@ -123,7 +127,15 @@ def test_the_length_check_agrees_with_xs_own_count(text):
 
 
 def test_without_the_roster_the_text_check_blocks():
-    run = run_checks("Well done Amelia", [], 280, PhotoLimits(), None, None, LinkPolicy())
+    run = run_checks(Draft("Well done Amelia"), CheckContext(PhotoLimits(), None, None, LinkPolicy()))
     assert run.verdict == "block"
     assert [(f.code, f.subject) for f in run.findings] == [("check_crashed", "text")]
-    assert run.cleaned_text == ""
+    assert run.draft.text == ""
+
+
+def test_each_target_counts_the_text_as_its_network_does():
+    text = "🎉" * 141
+    limits = (TextLimit("@school (x)", 280, PLATFORMS["x"].text_length),
+              TextLimit("archive (archive)", 280, PLATFORMS["archive"].text_length))
+    run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(), limits))
+    assert [f.evidence for f in run.findings if f.code == "text_too_long"] == [{"count": 282, "limit": 280}]

@@ -3,11 +3,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from consent_registry.models import Takedown
 from gateway.core.db import utcnow
 from gateway.models import SMT, TEACHER, User
 from moderation import lifecycle
 from moderation.lifecycle import InvalidTransition
-from moderation.models import FindingRow, Post, PostImage
+from moderation.models import FindingRow, Post, PostImage, Publication
 
 AUTHOR = User(id=1, role=TEACHER, email="t@s.sch.uk", name="T")
 LEADER = User(id=2, role=SMT, email="s@s.sch.uk", name="S")
@@ -194,3 +195,74 @@ def test_a_publish_time_more_than_a_year_ahead_is_refused_in_plain_words():
     with pytest.raises(InvalidTransition, match="more than a year ahead"):
         lifecycle.reschedule(post, datetime(9999, 12, 31, tzinfo=timezone.utc), now)
     assert post.state == lifecycle.APPROVED
+
+
+def test_submitting_starts_a_new_check_attempt():
+    post = make_post(lifecycle.DRAFT)
+    lifecycle.submit(post, AUTHOR)
+    assert post.check_attempt == 1
+    post.state = lifecycle.CHANGES_REQUESTED  # sent back to the author, who submits again
+    lifecycle.submit(post, AUTHOR)
+    assert post.check_attempt == 2
+
+
+def publications(post, *states):
+    return [Publication(id=n, account_id=n, state=state, attempts=0, post=post) for n, state in enumerate(states, 1)]
+
+
+def test_a_new_approval_makes_failed_and_cancelled_publications_due_again():
+    post = make_post(lifecycle.AWAITING_REVIEW)
+    publications(post, lifecycle.PUB_FAILED, lifecycle.PUB_CANCELLED, lifecycle.PUB_PENDING)
+    lifecycle.approve(post, LEADER)
+    assert [p.state for p in post.publications] == [lifecycle.PUB_PENDING] * 3
+
+
+def test_retrying_publishing_makes_only_failed_publications_due_again():
+    post = make_post(lifecycle.PUBLISH_FAILED)
+    publications(post, lifecycle.PUB_FAILED, lifecycle.PUB_CANCELLED)
+    lifecycle.retry_publishing(post)
+    assert [p.state for p in post.publications] == [lifecycle.PUB_PENDING, lifecycle.PUB_CANCELLED]
+
+
+def test_cancelling_or_expiring_an_approval_calls_off_what_has_not_gone_out():
+    post = make_post(lifecycle.SCHEDULED)
+    publications(post, lifecycle.PUB_PENDING, lifecycle.PUB_FAILED)
+    lifecycle.cancel_approval(post)
+    assert [p.state for p in post.publications] == [lifecycle.PUB_CANCELLED, lifecycle.PUB_FAILED]
+    post = make_post(lifecycle.APPROVED)
+    publications(post, lifecycle.PUB_PENDING, lifecycle.PUB_FAILED)
+    lifecycle.expire_approval(post)
+    assert [p.state for p in post.publications] == [lifecycle.PUB_CANCELLED] * 2
+
+
+def test_a_publication_is_claimed_then_unknown_requeued_failed_or_published():
+    post = make_post(lifecycle.PUBLISHING)
+    first, second = publications(post, lifecycle.PUB_PENDING, lifecycle.PUB_PENDING)
+    lifecycle.claim_publication(first, timedelta(seconds=30))
+    assert first.state == lifecycle.PUB_PUBLISHING and first.attempts == 1 and first.lease_until > utcnow()
+    lifecycle.publication_unknown(first, "timed out", timedelta(seconds=60))
+    assert first.state == lifecycle.PUB_UNKNOWN and first.error == "timed out"
+    lifecycle.requeue_publication(first)
+    assert (first.state, first.lease_until, first.error) == (lifecycle.PUB_PENDING, None, "timed out")
+    lifecycle.requeue_publication(first, "rate limited")
+    assert first.error == "rate limited"
+    lifecycle.publication_failed(second, "duplicate content")
+    assert (second.state, second.error) == (lifecycle.PUB_FAILED, "duplicate content")
+    lifecycle.publication_published(first, "123", "https://x.com/s/123")
+    assert first.state == lifecycle.PUB_PUBLISHED and first.error is None and first.published_at
+    assert post.state == lifecycle.PUBLISHING  # not until every publication is out
+    second.state = lifecycle.PUB_PUBLISHING
+    lifecycle.publication_published(second, "124", None)
+    assert post.state == lifecycle.PUBLISHED
+
+
+def test_a_takedown_starts_and_ends_done_failed_or_by_hand():
+    takedown = Takedown(post_id=7, reason="consent ended", requested_by="test", state=lifecycle.TAKEDOWN_REQUIRED)
+    lifecycle.start_takedown(takedown)
+    assert takedown.state == lifecycle.TAKEDOWN_PENDING
+    lifecycle.end_takedown(takedown, lifecycle.TAKEDOWN_MANUAL, "remove it by hand")
+    assert (takedown.state, takedown.error, takedown.done_at) == (lifecycle.TAKEDOWN_MANUAL, "remove it by hand", None)
+    lifecycle.end_takedown(takedown, lifecycle.TAKEDOWN_DONE)
+    assert takedown.state == lifecycle.TAKEDOWN_DONE and takedown.done_at and takedown.error is None
+    with pytest.raises(ValueError):
+        lifecycle.end_takedown(takedown, lifecycle.TAKEDOWN_PENDING)

@@ -1,8 +1,6 @@
 """Photo cleaning: nothing but pixels may leave the gateway."""
 import io
-import json
 import random
-import shutil
 import struct
 import subprocess
 import zlib
@@ -12,6 +10,7 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from moderation.findings import verdict
+from tests.photo_samples import ALLOWED_TAGS, BAD_FILES, exiftool_tags, grey_png, png_chunk, truncated_jpeg
 from tests.shared_fixtures import FIXTURES, fixture_path
 from workers.checks.photos import ACCEPTED, PhotoLimits, clean_photo, screen, verify_clean
 
@@ -29,41 +28,11 @@ FOUND_PHOTOS = [
 ALL_FIXTURES = [f"photos/{name}" for name in sorted(set(KNOWN_PHOTOS) | set(FOUND_PHOTOS))]
 ALL_FIXTURES.append("faces/rgba_32bit.png")
 
-# All that exiftool may report on a clean output: the file itself and its bare image structure.
-ALLOWED_TAGS = {
-    ("ExifTool", "ExifToolVersion"),
-    *(("System", tag) for tag in (
-        "FileName", "Directory", "FileSize", "FileModifyDate", "FileAccessDate",
-        "FileInodeChangeDate", "FilePermissions",
-    )),
-    *(("File", tag) for tag in (
-        "FileType", "FileTypeExtension", "MIMEType", "ImageWidth", "ImageHeight",
-        "EncodingProcess", "BitsPerSample", "ColorComponents", "YCbCrSubSampling",
-    )),
-    *(("JFIF", tag) for tag in ("JFIFVersion", "ResolutionUnit", "XResolution", "YResolution")),
-    *(("PNG", tag) for tag in (
-        "ImageWidth", "ImageHeight", "BitDepth", "ColorType", "Compression", "Filter", "Interlace",
-    )),
-    ("Composite", "ImageSize"),
-    ("Composite", "Megapixels"),
-}
 FORBIDDEN_PREFIXES = (
     "GPS", "Make", "Model", "XMP", "IPTC", "ICC_Profile", "ThumbnailImage", "PreviewImage",
     "MakerNotes", "Comment", "DateTimeOriginal", "CreateDate", "ModifyDate", "Artist",
     "Copyright", "ImageDescription", "Software", "SerialNumber", "Warning",
 )
-
-def exiftool_tags(path) -> dict:
-    """{(group, tag): value} for everything exiftool finds in a file, unknown tags included."""
-    if shutil.which("exiftool") is None:
-        pytest.fail("exiftool is needed to check the cleaned photos (apt-get install libimage-exiftool-perl)")
-    out = subprocess.run(
-        ["exiftool", "-a", "-u", "-G1", "-s", "-j", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    record = json.loads(out)[0]
-    record.pop("SourceFile")
-    return {tuple(key.split(":", 1)): value for key, value in record.items()}
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -75,20 +44,6 @@ def encoded(img: Image.Image, fmt: str, **params) -> bytes:
     out = io.BytesIO()
     img.save(out, fmt, **params)
     return out.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def grey_png(width: int, height: int, extra_chunks: bytes = b"") -> bytes:
-    """A hand-made all-black greyscale PNG; big ones are tiny on disk (a decompression bomb)."""
-    deflate = zlib.compressobj(9)
-    row = bytes(width + 1)  # filter byte + pixels
-    idat = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + extra_chunks
-            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
 
 
 def with_jpeg_segment(jpeg: bytes, marker: int, body: bytes) -> bytes:
@@ -256,38 +211,6 @@ def test_an_embedded_thumbnail_of_another_picture_is_gone(tmp_path):
 
 
 # 5. Files that must be refused ------------------------------------------------------------------
-
-def truncated_jpeg():
-    data = fixture_path("photos/DSCN0010.jpg").read_bytes()
-    return data[: len(data) // 2]
-
-
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-       b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]/Contents 4 0 R"
-       b"/Resources<</Font<</F1<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>>>>>>>endobj\n"
-       b"4 0 obj<</Length 38>>stream\nBT /F1 12 Tf 20 50 Td (Year 3) Tj ET\nendstream endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
-
-BAD_FILES = {
-    "truncated JPEG": (truncated_jpeg, "photo_unreadable"),
-    "random bytes": (lambda: random.Random(1).randbytes(4096), "photo_unsupported"),
-    "empty file": (lambda: b"", "photo_empty"),
-    "20000x20000 PNG bomb": (lambda: grey_png(20000, 20000), "photo_too_many_pixels"),
-    "9000x9000 PNG (under Pillow's limit, over ours)": (lambda: grey_png(9000, 9000), "photo_too_many_pixels"),
-    "SVG": (lambda: SVG, "photo_unsupported"),
-    "PDF": (lambda: PDF, "photo_unsupported"),
-    "30 MB file": (lambda: random.Random(2).randbytes(30 * 2**20), "photo_too_large"),
-    "PNG with a huge zTXt chunk": (
-        lambda: grey_png(10, 10, png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(bytes(20 * 2**20)))),
-        "photo_unreadable"),
-    "PNG with a huge compressed iTXt chunk": (
-        lambda: grey_png(10, 10, png_chunk(b"iTXt", b"Comment\x00\x01\x00\x00\x00" + zlib.compress(bytes(20 * 2**20)))),
-        "photo_unreadable"),
-    "text file named like a photo": (lambda: b"IMG_0001.jpg\nthis is not a picture\n", "photo_unsupported"),
-}
-
 
 @pytest.mark.parametrize("name", BAD_FILES)
 def test_bad_files_are_blocked_in_plain_words(name):

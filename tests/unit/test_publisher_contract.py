@@ -1,19 +1,42 @@
-"""What every publisher must do, so the worker and reconciler can treat them alike.
+"""What every platform and its publisher must do, so the worker and reconciler can treat them alike.
 
-Each test runs against the built-in ArchivePublisher (in tmp_path) and XPublisher (against the X API emulator).
+Each test runs once per platform in PLATFORMS, on the publisher its `connect` builds: the archive in a temporary
+instance folder, X against the X API emulator. A new network adds one line to HARNESSES.
 """
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 
-from gateway.platforms.base import ArchivePublisher, Outgoing, OutgoingPhoto, Published
-from gateway.platforms.x import XPublisher
+from gateway.core import settings as settings_module
+from gateway.platforms import PLATFORMS
+from gateway.platforms.base import Outgoing, OutgoingPhoto, Published
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 
+HANDLE = "greenfieldschool"
 _keys = itertools.count(9001)
+
+
+@contextmanager
+def _archive():
+    yield {}
+
+
+@contextmanager
+def _x():
+    with XApiEmulator(TEST_CREDENTIALS, username=HANDLE) as x:
+        yield dict(TEST_CREDENTIALS)
+    assert x.auth_failures == []
+
+
+# name: a context manager that gives the network (or a stand-in for it) and yields the account's credentials.
+HARNESSES = {
+    "archive": _archive,
+    "x": _x,
+}
 
 
 def _factory():
@@ -29,15 +52,44 @@ def _factory():
     return make
 
 
-@pytest.fixture(params=["archive", "x"])
-def subject(request, tmp_path):
+@pytest.fixture(params=list(HARNESSES))
+def platform(request):
+    return PLATFORMS[request.param]
+
+
+@pytest.fixture
+def connected(platform):
+    """(platform, credentials): the network is there for the test."""
+    with HARNESSES[platform.name]() as credentials:
+        yield platform, credentials
+
+
+@pytest.fixture
+def subject(connected, tmp_path):
     """(publisher, outgoing factory)"""
-    if request.param == "archive":
-        yield ArchivePublisher(tmp_path / "archive", "/archive/school/"), _factory()
-    else:
-        with XApiEmulator(TEST_CREDENTIALS, username="greenfieldschool") as x:
-            yield XPublisher(TEST_CREDENTIALS, "greenfieldschool", timeout=5), _factory()
-        assert x.auth_failures == []
+    platform, credentials = connected
+    yield platform.connect(HANDLE, credentials, settings_module.load({"INSTANCE_DIR": str(tmp_path)})), _factory()
+
+
+def test_every_platform_is_under_contract():
+    assert set(HARNESSES) == set(PLATFORMS)
+    assert all(name == platform.name for name, platform in PLATFORMS.items())
+
+
+def test_the_platform_describes_itself(platform):
+    assert platform.title and platform.max_text > 0 and platform.max_photos > 0
+    assert platform.max_photo_bytes > 0 and platform.max_alt_text > 0
+    assert platform.text_length("") == 0 and platform.text_length("Sports day") == len("Sports day")
+    names = [f.name for f in platform.credential_fields]
+    assert len(names) == len(set(names)) and all(f.label for f in platform.credential_fields)
+    # keys taken means they can be checked, and the head is told where to find them
+    assert bool(platform.credential_fields) == (platform.check is not None) == bool(platform.credentials_help)
+
+
+def test_check_names_the_account_the_keys_belong_to(connected):
+    platform, credentials = connected
+    if platform.check is not None:
+        assert platform.check(HANDLE, credentials).lower() == HANDLE
 
 
 def test_publish_returns_where_it_went(subject):
@@ -87,3 +139,22 @@ def test_deleting_twice_is_fine(subject):
 def test_validate_passes_a_good_post(subject):
     publisher, make = subject
     assert publisher.validate(make()) == []
+
+
+def test_validate_refuses_what_the_platform_does_not_accept(subject, platform):
+    publisher, make = subject
+    long = make()
+    long.text = "a" * (platform.max_text + 1)
+    assert platform.text_length(long.text) > platform.max_text and publisher.validate(long)
+    fits = make()
+    fits.text = "a" * platform.max_text
+    assert publisher.validate(fits) == []
+    many = make()
+    many.photos = many.photos * (platform.max_photos + 1)
+    assert publisher.validate(many)
+    big = make()
+    big.photos[0].data += b"\0" * platform.max_photo_bytes
+    assert publisher.validate(big)
+    described = make()
+    described.photos[0].alt = "a" * (platform.max_alt_text + 1)
+    assert publisher.validate(described)

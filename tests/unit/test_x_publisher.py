@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.platforms.base import Outgoing, OutgoingPhoto
-from gateway.platforms.x import (
-    Ambiguous, PermanentError, PublishError, RetryLater, Transient, XCredentials, XPublisher, redact,
+from gateway.platforms.base import (
+    Ambiguous, Outgoing, OutgoingPhoto, PermanentError, PublishError, RetryLater, Transient,
 )
+from gateway.platforms.x import XPublisher
+from gateway.platforms.x_secrets import XCredentials, redact
 from tests.x_api import TEST_CREDENTIALS as CREDS
 from tests.x_api import XApiEmulator
 

@@ -1,171 +1,82 @@
-"""The checks every post passes through, in order; a check that crashes blocks the post."""
+"""The checks every post passes through, in order (CHECKS), and the runner; a check that crashes blocks the post.
+
+CHECKS lives here rather than in the package's __init__ so that importing one check's helpers (the link
+rules, the name matcher) does not load every check, and with the face check dlib.
+"""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from consent_registry.faces import FaceContext, check_faces
 from moderation.findings import BLOCK, Finding, verdict
-from workers.checks.links import LinkPolicy, check_links
-from workers.checks.names import NameMatcher
-from workers.checks.personal_data import find_personal_data
-from workers.checks.photos import PhotoLimits, clean_photo
-from workers.checks.text import weighted_length
-from workers.checks.tone import check_tone
+from workers.checks.alt_text import AltTextCheck
+from workers.checks.base import Check, CheckContext, Draft
+from workers.checks.faces import FacesCheck
+from workers.checks.length import LengthCheck
+from workers.checks.post_photos import PhotosCheck
+from workers.checks.post_links import LinksCheck
+from workers.checks.post_text import TextCheck
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class PhotoIn:
-    label: str
-    data: bytes
-    alt: str
-    regions: list = field(default_factory=list)  # boxes a reviewer obscured by hand
-
-
-@dataclass
-class PhotoOut:
-    label: str
-    data: bytes | None = None
-    format: str | None = None
-    width: int = 0
-    height: int = 0
-    faces: list = field(default_factory=list)
+CHECKS: tuple[type[Check], ...] = (
+    PhotosCheck,
+    FacesCheck,
+    TextCheck,
+    LinksCheck,
+    AltTextCheck,
+    LengthCheck,
+)
 
 
 @dataclass
-class CheckRun:
-    """What the checks were given, what they made of it, and what they found."""
+class Outcome:
+    """What the checks made of a draft: the draft as it would be published, every finding, every check's records."""
 
-    text: str
-    photos_in: list[PhotoIn]
-    text_limit: int | None
-    limits: PhotoLimits
-    faces: FaceContext | None  # the registry's view; needed whenever there are photos
-    names: NameMatcher | None  # the roster; without it the text cannot be checked
-    links_policy: LinkPolicy | None = None  # the head's lists; without them links cannot be checked
-    cleaned_text: str = ""
-    text_changes: list = field(default_factory=list)
-    alts: list[str] = field(default_factory=list)          # cleaned alt texts, one per photo given
-    alt_changes: list[list] = field(default_factory=list)
-    photos: list[PhotoOut] = field(default_factory=list)
-    links: list = field(default_factory=list)
+    draft: Draft
     findings: list[Finding] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)             # named after the Post column keeping each
+    photo_records: list[dict[str, Any]] = field(default_factory=list)  # one per photo, named after PostImage's
 
     @property
     def verdict(self) -> str:
         return verdict(self.findings)
 
 
-def check_photos(run: CheckRun) -> list[Finding]:
-    findings = []
-    run.photos = []
-    for photo in run.photos_in:
-        clean = clean_photo(photo.data, photo.label, run.limits)
-        run.photos.append(PhotoOut(photo.label, clean.data, clean.format, clean.width, clean.height))
-        findings += clean.findings
-    return findings
+def _crashed(check: Check) -> Finding:
+    return Finding("check_crashed", BLOCK, f"The {check.name} check could not finish, so the post cannot be "
+                   "approved. Try again or ask for help.", check.name)
 
 
-def check_faces_and_consent(run: CheckRun) -> list[Finding]:
-    if run.photos_in and run.faces is None:
-        raise RuntimeError("photos cannot be checked without the consent registry")
-    findings = []
-    for photo, given in zip(run.photos, run.photos_in):
-        if photo.data is None:
-            continue
-        result = check_faces(photo.data, photo.format, photo.label, run.faces, run.limits, given.regions)
-        photo.data, photo.faces = result.data, result.faces
-        findings += result.findings
-    return findings
+def _keep(outcome: Outcome, check: Check, result) -> None:
+    """Add a check's records to the outcome; a record it did not declare is a fault in the check."""
+    photo_names = {name for records in result.photo_records for name in records}
+    undeclared = (set(result.records) - set(check.records)) | (photo_names - set(check.photo_records))
+    if undeclared:
+        raise RuntimeError(f"the {check.name} check returned records it does not declare: {sorted(undeclared)}")
+    if result.photo_records and len(result.photo_records) != len(outcome.photo_records):
+        raise RuntimeError(f"the {check.name} check did not return one set of records per photo")
+    outcome.records.update(result.records)
+    for kept, records in zip(outcome.photo_records, result.photo_records):
+        kept.update(records)
 
 
-def _changes(result) -> list[dict]:
-    return [{"start": c.start, "end": c.end, "original": c.original, "replacement": c.replacement}
-            for c in result.changes]
-
-
-def check_text(run: CheckRun) -> list[Finding]:
-    """Pupils' names out of the text and every alt text; personal data and offensive words flagged."""
-    if run.names is None:
-        raise RuntimeError("the roster could not be read, so pupils' names cannot be checked")
-    findings = []
-    result = run.names.clean(run.text, "text")
-    run.cleaned_text, run.text_changes = result.cleaned, _changes(result)
-    findings += result.findings
-    texts = [("text", run.cleaned_text)]
-    run.alts, run.alt_changes = [], []
-    for photo in run.photos_in:
-        subject = f"alt text of {photo.label}"
-        result = run.names.clean(photo.alt, subject)
-        run.alts.append(result.cleaned)
-        run.alt_changes.append(_changes(result))
-        findings += result.findings
-        texts.append((subject, result.cleaned))
-    for subject, text in texts:
-        findings += find_personal_data(text, subject) + check_tone(text, subject)
-        if run.names.remaining(text):
-            findings.append(Finding("name_left", BLOCK, f"A pupil's name is still in the {subject} after cleaning; "
-                                    "please take it out by hand.", subject))
-    return findings
-
-
-def check_the_links(run: CheckRun) -> list[Finding]:
-    if run.links_policy is None:
-        raise RuntimeError("the school's link lists could not be read")
-    texts = [("text", run.cleaned_text)] + [(f"alt text of {p.label}", alt) for p, alt in zip(run.photos_in, run.alts)]
-    run.links, findings = check_links(texts, run.links_policy)
-    return findings
-
-
-def check_alt_text(run: CheckRun) -> list[Finding]:
-    return [
-        Finding("alt_text_missing", BLOCK, f"Add a description (alt text) to {p.label} for people who cannot see it.", p.label)
-        for p in run.photos_in if not p.alt.strip()
-    ]
-
-
-def check_length(run: CheckRun) -> list[Finding]:
-    if run.text_limit is None:
-        return []
-    count = weighted_length(run.cleaned_text)
-    if count <= run.text_limit:
-        return []
-    return [Finding(
-        "text_too_long", BLOCK,
-        f"The text is {count} characters as the account counts them; the limit is {run.text_limit}.",
-        "text", {"count": count, "limit": run.text_limit},
-    )]
-
-
-CHECKS = [
-    ("photos", check_photos),
-    ("faces", check_faces_and_consent),
-    ("text", check_text),
-    ("links", check_the_links),
-    ("alt text", check_alt_text),
-    ("text length", check_length),
-]
-
-
-def run_checks(text: str, photos: list[PhotoIn], text_limit: int | None, limits: PhotoLimits,
-               faces: FaceContext | None, names: NameMatcher | None, links: LinkPolicy | None) -> CheckRun:
-    run = CheckRun(text=text, photos_in=photos, text_limit=text_limit, limits=limits, faces=faces, names=names,
-                   links_policy=links, cleaned_text=text)
-    for name, check in CHECKS:
+def run_checks(draft: Draft, context: CheckContext) -> Outcome:
+    """Each check in turn on the draft the one before left; records a check did not make are empty."""
+    prepared = [check() for check in CHECKS]
+    outcome = Outcome(draft, records={name: [] for c in prepared for name in c.records},
+                      photo_records=[{name: [] for c in prepared for name in c.photo_records} for _ in draft.photos])
+    for check in prepared:
         try:
-            run.findings += check(run)
-        except Exception:  # fail closed: a broken check blocks the post
-            log.exception("the %s check crashed", name)
-            run.findings.append(Finding(
-                "check_crashed", BLOCK,
-                f"The {name} check could not finish, so the post cannot be approved. Try again or ask for help.",
-                name,
-            ))
-    crashed = {f.subject for f in run.findings if f.code == "check_crashed"}
-    if crashed & {"photos", "faces"}:
-        run.photos = [PhotoOut(p.label) for p in photos]  # nothing half-checked is kept
-    if "text" in crashed:
-        run.cleaned_text, run.text_changes, run.alts, run.alt_changes = "", [], [], []
-    return run
+            check.prepare(context)
+            result = check.run(outcome.draft)
+            _keep(outcome, check, result)
+        except Exception:  # fail closed: a broken check blocks the post, and what it guards is not kept
+            log.exception("the %s check crashed", check.name)
+            outcome.findings.append(_crashed(check))
+            outcome.draft = check.fail_closed(outcome.draft)
+            continue
+        outcome.findings += result.findings
+        outcome.draft = result.draft or outcome.draft
+    return outcome

@@ -1,0 +1,134 @@
+"""The built-in archive: a folder of published posts with an HTML index, for trying the gateway without a network."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from gateway.core.db import utcnow
+from gateway.platforms.base import Outgoing, PermanentError, Platform, Published, Transient
+
+# Generous: the archive is a web page, but a post is still a social media post.
+MAX_TEXT = 10_000
+MAX_PHOTOS = 20
+MAX_PHOTO_BYTES = 50 * 1024 * 1024
+MAX_ALT_TEXT = 5_000
+
+
+class ArchivePublisher:
+    """Writes each post to a folder of its own and keeps an HTML page listing everything published."""
+
+    can_delete = True
+
+    def __init__(self, folder: Path, base_url: str = "/archive/"):
+        self.folder = folder
+        self.posts = folder / "posts"
+        self.base_url = base_url
+
+    def validate(self, outgoing: Outgoing) -> list[str]:
+        problems = [] if outgoing.text.strip() or outgoing.photos else ["The post has no text and no photo."]
+        if len(outgoing.text) > MAX_TEXT:
+            problems.append(f"The text is {len(outgoing.text):,} characters; the archive keeps at most {MAX_TEXT:,}.")
+        if len(outgoing.photos) > MAX_PHOTOS:
+            problems.append(f"The archive keeps at most {MAX_PHOTOS} photos in a post; this post has "
+                            f"{len(outgoing.photos)}.")
+        for n, photo in enumerate(outgoing.photos, 1):
+            if photo.format not in ("JPEG", "PNG"):
+                problems.append(f"Photo {n} is not a JPEG or PNG.")
+            if len(photo.data) > MAX_PHOTO_BYTES:
+                problems.append(f"Photo {n} is larger than the archive's {MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
+            if len(photo.alt) > MAX_ALT_TEXT:
+                problems.append(f"The description of photo {n} is longer than {MAX_ALT_TEXT:,} characters.")
+        return problems
+
+    def publish(self, outgoing: Outgoing) -> Published:
+        problems = self.validate(outgoing)
+        if problems:
+            raise PermanentError(" ".join(problems), code="invalid")
+        self.posts.mkdir(parents=True, exist_ok=True)
+        final = self.posts / outgoing.key
+        if final.exists():
+            return self._published(outgoing.key)
+        work = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
+        record = {
+            "id": outgoing.key, "text": outgoing.text, "published_at": utcnow().isoformat(),
+            "approved_by": outgoing.approved_by, "approved_at": outgoing.approved_at.isoformat(), "photos": [],
+        }
+        for n, photo in enumerate(outgoing.photos, 1):
+            name = f"photo-{n}.{'png' if photo.format == 'PNG' else 'jpg'}"
+            (work / name).write_bytes(photo.data)
+            record["photos"].append({"file": name, "alt": photo.alt})
+        (work / "post.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+        _write_page(work / "index.html", "Published post", _article(record, ""))
+        os.chmod(work, 0o755)
+        os.rename(work, final)  # the single step that publishes
+        self._write_index()
+        return self._published(outgoing.key)
+
+    def find(self, outgoing: Outgoing) -> Published | None:
+        return self._published(outgoing.key) if (self.posts / outgoing.key / "post.json").exists() else None
+
+    def delete(self, platform_id: str) -> None:
+        """Returns only once the post is gone from the archive (or was never there)."""
+        if not platform_id.isdigit():
+            raise ValueError("bad archive id")
+        target = self.posts / platform_id
+        try:
+            shutil.rmtree(target)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise Transient(f"The archive copy of post {platform_id} could not be removed yet ({exc.strerror}).",
+                            code="delete") from exc
+        if target.exists():
+            raise Transient(f"The archive copy of post {platform_id} is still there.", code="delete")
+        self._write_index()
+
+    def _published(self, key: str) -> Published:
+        return Published(platform_id=key, url=f"{self.base_url}posts/{key}/")
+
+    def entries(self) -> list[dict]:
+        if not self.posts.exists():
+            return []
+        records = [json.loads(p.read_text()) for p in self.posts.glob("*/post.json")]
+        return sorted(records, key=lambda r: r["published_at"], reverse=True)
+
+    def _write_index(self) -> None:
+        items = "".join(_article(r, f"posts/{r['id']}/") for r in self.entries())
+        _write_page(self.folder / "index.html", "Published posts", items or "<p>Nothing published yet.</p>")
+
+
+def _article(record: dict, prefix: str) -> str:
+    photos = "".join(
+        f'<img src="{prefix}{p["file"]}" alt="{html.escape(p["alt"])}" width="320">' for p in record["photos"]
+    )
+    when = html.escape(record["published_at"][:16].replace("T", " "))
+    return (f'<article><p>{html.escape(record["text"])}</p>{photos}<p><small>Published {when} UTC, '
+            f'approved by {html.escape(record["approved_by"])}</small></p></article>')
+
+
+def _write_page(path: Path, title: str, body: str) -> None:
+    """Write an HTML page atomically, so a reader never sees half of it."""
+    page = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title}</title>'
+            f"<h1>{title}</h1>{body}</html>")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
+    with os.fdopen(fd, "w") as out:
+        out.write(page)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def connect(handle: str, credentials: Mapping[str, str], settings) -> ArchivePublisher:
+    """Each archive account is a folder of its own under the instance's archive."""
+    return ArchivePublisher(settings.archive / handle, f"/archive/{handle}/")
+
+
+PLATFORM = Platform(
+    name="archive", title="Archive", max_text=MAX_TEXT, max_photos=MAX_PHOTOS, max_photo_bytes=MAX_PHOTO_BYTES,
+    max_alt_text=MAX_ALT_TEXT, text_length=len, credential_fields=(), credentials_help="",
+    connect=connect,
+)

@@ -1,0 +1,156 @@
+"""The authors' use cases: write a post, revise it, send it to the checks, withdraw it.
+
+A draft is saved with every valid part of the form even when other parts have problems; it goes to the checks
+only once it has none. Views and commands parse their input into a PostForm and show what comes back.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from gateway.core import storage
+from gateway.core.errors import Refused
+from gateway.models import Account
+from gateway.platforms import PLATFORMS
+from gateway.services.queueing import commit_then_enqueue
+from moderation import audit, lifecycle
+from moderation.models import Post, PostImage
+from workers import queues
+from workers.checks.photos import PhotoLimits, screen
+
+
+@dataclass(frozen=True)
+class NewPhoto:
+    """A photo added in the form: `data` is at most the size limit plus one byte; `size` is the whole upload's."""
+    slot: int  # its field in the form (photo_1, photo_2, ...), which the messages number it by
+    filename: str
+    data: bytes
+    size: int
+    alt_text: str
+
+
+@dataclass
+class PostForm:
+    """The author's form, parsed."""
+    text: str
+    account_id: int | None
+    publish_at: datetime | None
+    alt_texts: dict[int, str] = field(default_factory=dict)  # photo id -> alt text, for the photos it names
+    removed: set[int] = field(default_factory=set)  # ids of the photos to remove
+    photos: list[NewPhoto] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what could not be read (a date that is not a date)
+
+
+@dataclass(frozen=True)
+class Saved:
+    post: Post | None  # None: a new post with nothing in it, not saved
+    problems: list[str]  # saved as a draft and not submitted, because of these
+    submitted: bool = False
+    queued: bool = True  # False: submitted, but the queue is out of reach; the reconciler queues the checks
+
+
+def confirmed_accounts(session) -> list[Account]:
+    """The accounts a post may go to: those the head confirmed."""
+    return list(session.scalars(select(Account).where(Account.confirmed_at.is_not(None)).order_by(Account.handle)))
+
+
+def check_editable(post: Post, actor) -> None:
+    """Refused unless the actor may revise the post now."""
+    if not lifecycle.can_edit(post, actor):
+        raise Refused(f"This post cannot be changed now: it is {lifecycle.STATE_NAMES[post.state].lower()}.")
+
+
+def save(session, settings, actor, post: Post | None, form: PostForm, submit: bool) -> Saved:
+    """Save a new post (`post` None) or revise one; with `submit`, send it to the checks if it has no problems."""
+    if post is not None:
+        check_editable(post, actor)
+    is_new = post is None
+    post = post or Post(author_id=actor.id, state=lifecycle.DRAFT, images=[])
+    problems = [*form.problems, *_apply(session, settings, post, form)]
+    if is_new and not post.text and not post.images:
+        return Saved(None, problems)
+    if is_new:
+        session.add(post)
+    session.flush()
+    audit.record(session, actor, "post_saved", f"post:{post.id}", photos=len(post.images))
+    if problems or not submit:
+        session.commit()
+        return Saved(post, problems)
+    was_checked = post.state == lifecycle.AWAITING_REVIEW
+    try:
+        lifecycle.submit(post, actor)
+    except lifecycle.InvalidTransition as exc:
+        session.commit()  # the draft is kept
+        return Saved(post, [f"Not submitted: {exc}."])
+    audit.record(session, actor, "resubmitted" if was_checked else "submitted", f"post:{post.id}")
+    queued = commit_then_enqueue(
+        session, settings, lambda conn: queues.enqueue_checks(settings, post.id, post.check_attempt, conn),
+        f"the checks of post {post.id}")
+    return Saved(post, [], submitted=True, queued=queued)
+
+
+def withdraw(session, settings, actor, post: Post) -> None:
+    """The author takes the post back before approval; it is never published."""
+    lifecycle.withdraw(post, actor)
+    audit.record(session, actor, "withdrawn", f"post:{post.id}")
+    session.commit()
+
+
+def _apply(session, settings, post: Post, form: PostForm) -> list[str]:
+    """Copy the form into the post; keep every valid part even when other parts have problems."""
+    problems: list[str] = []
+    post.text = form.text
+    accounts = {a.id: a for a in confirmed_accounts(session)}
+    post.account_id = form.account_id if form.account_id in accounts else None
+    if post.account_id is None:
+        problems.append("Choose the account to publish to." if accounts else
+                        "There is no confirmed account to publish to yet; ask the headteacher to confirm one.")
+    post.publish_at = form.publish_at
+    if form.publish_at:
+        problem = lifecycle.publish_time_problem(form.publish_at)
+        if problem:
+            problems.append(problem)
+            post.publish_at = None
+    _apply_photos(settings, post, form, problems)
+    if not post.text and not post.images:
+        problems.append("Write some text or add a photo: the post is empty.")
+    if post.account_id:
+        account = accounts[post.account_id]
+        count, limit = PLATFORMS[account.platform].text_length(post.text), account.text_limit
+        if count > limit:
+            problems.append(f"The text is {count} characters as {account.label} counts them; "
+                            f"the limit is {limit}. Shorten it by {count - limit}.")
+    return problems
+
+
+def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> None:
+    """Remove, re-describe and add photos; a photo that fails the screen is left out, in the check's own words."""
+    keep = []
+    for image in post.images:
+        if image.id in form.removed:
+            storage.delete(settings.media, image.original_key)
+            continue
+        image.alt_text = form.alt_texts.get(image.id, image.alt_text).strip()
+        keep.append(image)
+    post.images = keep
+    limits, max_photos, kept = PhotoLimits.from_settings(settings), settings.max_photos, len(post.images)
+    for photo in form.photos:
+        if len(post.images) >= max_photos:
+            problems.append(f"A post can have at most {max_photos} photos; {photo.filename} was not added.")
+            continue
+        name = photo.filename[-80:]
+        label = f"photo {kept + photo.slot} ({name})"  # numbered as the form shows it
+        found = screen(photo.data, label, limits, size=photo.size)
+        problems += [p.message[0].upper() + p.message[1:] for p in found]
+        if found:
+            continue
+        post.images.append(PostImage(
+            position=len(post.images) + 1, label=f"photo {len(post.images) + 1} ({name})", alt_text=photo.alt_text,
+            original_key=storage.put(settings.media, photo.data),
+            original_sha256=hashlib.sha256(photo.data).hexdigest(),
+        ))
+    for position, image in enumerate(post.images, 1):
+        image.position = position

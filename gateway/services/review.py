@@ -1,0 +1,120 @@
+"""The senior leaders' use cases: decide on a checked post, retry what failed, reschedule or stop an approved
+post, cover part of a photo by hand, and take a published post down.
+
+Each moves the post through moderation.lifecycle, records the audit entry, commits, then queues what follows;
+those that queue return False when the queue is out of reach (the work is saved and starts once it is back).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from consent_registry.models import Takedown
+from gateway.core.errors import Refused
+from gateway.services.queueing import commit_then_enqueue
+from moderation import audit, lifecycle
+from moderation.models import Post, PostImage, Publication
+from workers import queues
+
+
+def approve(session, settings, actor, post: Post) -> bool:
+    """Approve the exact checked content for the post's account; it publishes now, or at its publish time."""
+    lifecycle.approve(post, actor)
+    if post.account_id not in {p.account_id for p in post.publications}:
+        session.add(Publication(post=post, account_id=post.account_id, state=lifecycle.PUB_PENDING))
+    audit.record(session, actor, "approve", f"post:{post.id}")
+    return _publish(session, settings, post, "the publishing of an approved post")
+
+
+def reject(session, settings, actor, post: Post, reason: str) -> None:
+    lifecycle.reject(post, actor, reason)
+    audit.record(session, actor, "reject", f"post:{post.id}", reason=post.reason)
+    session.commit()
+
+
+def request_changes(session, settings, actor, post: Post, note: str) -> None:
+    """Back to the author with a note saying what to change."""
+    lifecycle.request_changes(post, actor, note)
+    audit.record(session, actor, "request_changes", f"post:{post.id}", reason=post.reason)
+    session.commit()
+
+
+def retry_checks(session, settings, actor, post: Post) -> bool:
+    lifecycle.retry_checks(post)
+    audit.record(session, actor, "retry_checks", f"post:{post.id}")
+    return _check(session, settings, post)
+
+
+def retry_publishing(session, settings, actor, post: Post) -> bool:
+    lifecycle.retry_publishing(post)
+    audit.record(session, actor, "retry_publishing", f"post:{post.id}")
+    return _publish(session, settings, post, "the retry of a failed publication")
+
+
+def reschedule(session, settings, actor, post: Post, when: datetime) -> bool:
+    """A new publish time for an approved post; its approval stands, as the content is unchanged."""
+    lifecycle.reschedule(post, when)
+    audit.record(session, actor, "rescheduled", f"post:{post.id}", publish_at=post.publish_at)
+    return _publish(session, settings, post, "a rescheduled publication")
+
+
+def cancel(session, settings, actor, post: Post) -> None:
+    """Stop an approved or scheduled post going out; it waits for a decision again."""
+    lifecycle.cancel_approval(post)
+    audit.record(session, actor, "publishing_cancelled", f"post:{post.id}")
+    session.commit()
+
+
+def obscure_region(session, settings, actor, post: Post, image: PostImage, left: int, top: int, width: int,
+                   height: int) -> bool:
+    """Cover an area of a photo by hand (in pixels of the clean rendition); the post is checked again with it."""
+    box = [max(0, top), min(image.width, left + width), min(image.height, top + height), max(0, left)]
+    if box[1] <= box[3] or box[2] <= box[0]:
+        raise Refused("that area is outside the photo")
+    lifecycle.recheck(post, "A senior leader obscured part of a photo; checked again.")
+    image.manual_regions = [*image.manual_regions, box]
+    audit.record(session, actor, "region_obscured", f"post:{post.id}", photo=image.position, box=box)
+    return _check(session, settings, post)
+
+
+def take_down(session, settings, actor, post: Post, reason: str) -> bool:
+    """Take a published post down, with a reason (policy §6.4); or start the takedowns the registry asked for."""
+    reason = reason.strip()
+    required = session.scalars(select(Takedown).where(
+        Takedown.post_id == post.id, Takedown.state == lifecycle.TAKEDOWN_REQUIRED)).all()
+    if post.state != lifecycle.PUBLISHED:
+        raise Refused("only a published post can be taken down")
+    if not required and not reason:
+        raise Refused("say why it is being taken down")
+    takedowns = required or [Takedown(post_id=post.id, reason=reason, requested_by=audit.actor_label(actor))]
+    for takedown in takedowns:
+        lifecycle.start_takedown(takedown)
+        session.add(takedown)
+    session.flush()
+    audit.record(session, actor, "takedown_requested", f"post:{post.id}",
+                 reason=reason or "; ".join(t.reason for t in required))
+
+    def enqueue(conn) -> None:
+        for takedown in takedowns:
+            queues.enqueue_takedown(settings, takedown.id, takedown.attempts, None, conn)
+
+    return commit_then_enqueue(session, settings, enqueue, f"the takedown of post {post.id}")
+
+
+def _check(session, settings, post: Post) -> bool:
+    """Commit, then queue the post's checks."""
+    return commit_then_enqueue(
+        session, settings, lambda conn: queues.enqueue_checks(settings, post.id, post.check_attempt, conn),
+        f"the checks of post {post.id}")
+
+
+def _publish(session, settings, post: Post, what: str) -> bool:
+    """Commit, then queue the post's due publications: now, or at its publish time if it is scheduled."""
+    def enqueue(conn) -> None:
+        at = post.publish_at if post.state == lifecycle.SCHEDULED else None
+        for pub in post.publications:
+            if pub.state == lifecycle.PUB_PENDING:
+                queues.enqueue_publish(settings, pub.id, pub.attempts, at, conn)
+
+    return commit_then_enqueue(session, settings, enqueue, f"{what} (post {post.id})")

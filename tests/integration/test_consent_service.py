@@ -1,0 +1,148 @@
+"""The consent and user services: each commits, then queues what follows, and a queue out of reach only delays it."""
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from consent_registry.models import PhotoConsent, Takedown
+from gateway.core.errors import Refused
+from gateway.models import User
+from gateway.services import consent, users
+from gateway.services.queueing import QUEUE_DOWN
+from gateway.users import MAX_FAILURES, authenticate
+from moderation import lifecycle
+from moderation.audit import AuditEntry
+from moderation.models import ImageFace, Post, PostImage
+from gateway.web.app import create_app
+from tests.client import Client
+from tests.helpers import gateway
+from tests.registry import CSV
+from workers import queues
+from workers.reconcile import reconcile
+
+UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the queue is out of reach
+
+
+def _featuring(session, person, state: str) -> int:
+    """A post in the given state with one photo in which the person was recognised."""
+    author = session.scalar(select(User).where(User.role == "teacher"))
+    post = Post(author_id=author.id, account_id=1, text="Our visitor", state=state)
+    image = PostImage(position=1, label="photo 1", original_sha256="0" * 64)
+    image.faces.append(ImageFace(box=[0, 10, 10, 0], verdict="consented", person_id=person.id, obscured=False))
+    post.images.append(image)
+    session.add(post)
+    session.commit()
+    return post.id
+
+
+@pytest.fixture
+def people(settings, session, school):
+    imported = consent.import_people(session, settings, CSV, "test")
+    assert not imported.plan.errors and len(imported.plan.changes) == 14
+    obama = consent.find(session, "P001")
+    return obama, _featuring(session, obama, lifecycle.AWAITING_REVIEW), _featuring(session, obama, lifecycle.PUBLISHED)
+
+
+def test_a_withdrawal_rechecks_pending_posts_and_starts_takedowns(settings, session, people, read):
+    obama, pending, published = people
+    follow_up = consent.withdraw(session, settings, obama, "social", "test")
+    assert (follow_up.rechecked, follow_up.takedowns, follow_up.queued) == ([pending], [published], True)
+    takedown = read(lambda s: s.scalar(select(Takedown).where(Takedown.post_id == published)))
+    assert follow_up.started == [takedown.id] and takedown.state == "pending"
+    post = read(lambda s: s.get(Post, pending))
+    assert post.state == lifecycle.SUBMITTED
+    conn = queues.connection(settings)
+    assert queues.check_job_id(pending, post.check_attempt) in queues.queue(settings, queues.CHECKS, conn).job_ids
+    assert queues.takedown_job_id(takedown.id, 0) in queues.queue(settings, queues.TAKEDOWNS, conn).job_ids
+
+
+def test_with_the_queue_out_of_reach_the_withdrawal_is_saved_and_the_reconciler_queues_the_rest(
+        settings, session, people, read):
+    obama, pending, published = people
+    follow_up = consent.withdraw(session, replace(settings, redis_url=UNREACHABLE), obama, "social", "test")
+    assert (follow_up.rechecked, follow_up.takedowns, follow_up.queued) == ([pending], [published], False)
+    assert read(lambda s: s.get(Post, pending).state) == lifecycle.SUBMITTED
+    assert read(lambda s: s.scalar(select(func.count()).select_from(Takedown))) == 1
+    checks = queues.queue(settings, queues.CHECKS)
+    assert checks.job_ids == []
+    reconcile(settings, wait=30)
+    assert queues.check_job_id(pending, read(lambda s: s.get(Post, pending).check_attempt)) in checks.job_ids
+    assert queues.queue(settings, queues.TAKEDOWNS).job_ids != []
+
+
+def test_the_command_line_and_the_page_say_when_the_queue_is_out_of_reach(settings, session, people, school):
+    obama, pending, published = people
+    result = gateway("people", "withdraw", "P001", "--consent", "social", env={"REDIS_URL": UNREACHABLE})
+    assert result.exit_code == 0, result.output
+    assert f"posts sent back through the checks: {pending}" in result.stdout
+    assert f"published posts that must be taken down: {published}" in result.stdout
+    assert QUEUE_DOWN in result.stdout and "takedowns started" not in result.stdout
+    _featuring(session, consent.find(session, "P003"), lifecycle.AWAITING_REVIEW)
+    office = Client(create_app(replace(settings, redis_url=UNREACHABLE))).login("office@demo.school",
+                                                                                 school["consent_officer"])
+    response = office.post("/people/P003/withdraw/social")
+    page = office.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Social media photo consent withdrawn." in page
+    assert "1 post(s) waiting to be published were sent back through the checks" in page and QUEUE_DOWN in page
+
+
+def test_a_change_that_calls_for_nothing_does_not_ask_the_queue(settings, session, people, read):
+    p002 = consent.find(session, "P002")
+    follow_up = consent.record_photo(session, replace(settings, redis_url=UNREACHABLE), p002, "granted", "test",
+                                     given_by="Joe Biden")
+    assert follow_up == consent.FollowUp()  # queued: nothing had to be
+    assert read(lambda s: s.scalar(select(func.count()).select_from(PhotoConsent))) == 6
+
+
+def test_a_refused_consent_records_nothing(settings, session, people, read):
+    obama = people[0]
+    with pytest.raises(Refused, match="consent must be one of"):
+        consent.record_photo(session, settings, obama, "maybe", "test")
+    with pytest.raises(Refused, match="consent must be 'social' or 'biometric'"):
+        consent.withdraw(session, settings, obama, "photos", "test")
+    assert read(lambda s: s.scalar(select(func.count()).select_from(PhotoConsent))) == 5
+
+
+def test_an_import_preview_is_kept_owner_only_and_confirmed_once(settings, session, school, read):
+    preview = consent.preview_import(session, settings, CSV)
+    assert preview.token and not preview.plan.errors
+    path = settings.instance / "imports" / f"{preview.token}.csv"
+    assert path.stat().st_mode & 0o777 == 0o600
+    imported = consent.confirm_import(session, settings, preview.token, "test")
+    assert len(imported.plan.changes) == 14 and not path.exists()
+    with pytest.raises(Refused, match="expired or was already imported"):
+        consent.confirm_import(session, settings, preview.token, "test")
+    with pytest.raises(Refused, match="expired or was already imported"):
+        consent.confirm_import(session, settings, "../secret", "test")
+    bad = consent.preview_import(session, settings, CSV.replace("P002,staff", "P002,alien"))
+    assert bad.token is None and bad.plan.errors
+
+
+def test_log_ins_are_audited_and_too_many_wrong_passwords_lock_the_account(session, school, read):
+    user = users.log_in(session, "Teacher@demo.school", school["teacher"])
+    assert user.role == "teacher"
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(Refused, match="do not match an active account") as refused:
+            users.log_in(session, "teacher@demo.school", "wrong-password")
+        assert not isinstance(refused.value, users.LockedOut)
+    with pytest.raises(users.LockedOut, match="Too many wrong passwords"):
+        users.log_in(session, "teacher@demo.school", school["teacher"])
+    session.rollback()  # the refused log-in read the audit log; SQLite lets the next reader in once that ends
+    actions = read(lambda s: [e.action for e in s.scalars(
+        select(AuditEntry).where(AuditEntry.action.like("login%")).order_by(AuditEntry.seq))])
+    assert actions == ["login"] + ["login_failed"] * MAX_FAILURES
+
+
+def test_users_are_added_with_a_password_and_nobody_disables_themselves(session, school, read):
+    user, password = users.add_user(session, "new@demo.school", "New Teacher", "teacher", "test")
+    assert len(password) >= 12 and authenticate(session, "new@demo.school", password).id == user.id
+    _same, given = users.add_user(session, "other@demo.school", "Other", "smt", "test", password="a-long-password")
+    assert given == "a-long-password"
+    with pytest.raises(Refused, match="already a user new@demo.school"):
+        users.add_user(session, "new@demo.school", "Again", "teacher", "test")
+    head = session.scalar(select(User).where(User.role == "head"))
+    with pytest.raises(Refused, match="cannot disable your own account"):
+        users.set_active(session, head, False, head)
+    users.set_active(session, user, False, head)
+    assert read(lambda s: (s.get(User, head.id).active, s.get(User, user.id).active)) == (True, False)
+    assert [u.email for u in users.all_users(session)] == sorted(u.email for u in users.all_users(session))

@@ -1,0 +1,100 @@
+"""The contract every check meets: a Draft in, a CheckResult out, and what it leaves when it crashes.
+
+A check is prepared once per run with the read-only CheckContext, then given the Draft as the checks
+before it left it. It returns its findings, the Draft as the next checks should see it (or None: unchanged)
+and its own records. Nothing else passes between checks.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from moderation.findings import Finding
+
+if TYPE_CHECKING:  # types only: importing them here would load the checks (and dlib) with the contract
+    from consent_registry.faces import FaceContext
+    from workers.checks.links import LinkPolicy
+    from workers.checks.names import NameMatcher
+    from workers.checks.photos import PhotoLimits
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo of a draft: the upload until the photos check, then the rendition that would be published."""
+
+    label: str
+    data: bytes | None           # None once a check refused it or could not finish
+    alt: str | None              # as it would be published; None when the check that cleans it could not finish
+    alt_written: str = ""        # as the teacher wrote it
+    regions: tuple = ()          # boxes a reviewer obscured by hand
+    format: str | None = None    # "JPEG" or "PNG" once cleaned
+    width: int = 0
+    height: int = 0
+    faces: tuple[dict, ...] = ()  # each face found, its verdict and whether it was obscured
+
+    @classmethod
+    def given(cls, label: str, data: bytes, alt: str, regions=()) -> "Photo":
+        """A photo as uploaded, with the alt text and obscured regions it came with."""
+        return cls(label, data, alt, alt, tuple(tuple(r) for r in regions))
+
+    def withheld(self) -> "Photo":
+        """Nothing half-checked is kept: no data, no measurements, no faces."""
+        return replace(self, data=None, format=None, width=0, height=0, faces=())
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the checks pass on to each other: the text and the photos as they would be published."""
+
+    text: str
+    photos: tuple[Photo, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextLimit:
+    """One target account's limit and the way its network counts text."""
+
+    label: str
+    limit: int
+    length: Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the checks may read, loaded once per run; a check whose part is missing raises, so it fails closed."""
+
+    photo_limits: PhotoLimits
+    faces: FaceContext | None = None    # the registry's templates and consent; needed whenever there are photos
+    names: NameMatcher | None = None    # the roster; without it the text cannot be checked
+    links: LinkPolicy | None = None     # the head's lists; without them links cannot be checked
+    text_limits: tuple[TextLimit, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    draft: Draft | None = None                 # None: the draft is unchanged
+    records: Mapping[str, Any] = field(default_factory=dict)  # the post's, named after the column that keeps them
+    photo_records: tuple[Mapping[str, Any], ...] = ()          # one mapping per photo, named likewise
+
+
+class Check:
+    """Subclass, set `name` (teachers read it when the check crashes) and write `run`.
+
+    `records` and `photo_records` name what the check keeps; each is [] when the check did not finish.
+    """
+
+    name: ClassVar[str]
+    records: ClassVar[tuple[str, ...]] = ()
+    photo_records: ClassVar[tuple[str, ...]] = ()
+
+    def prepare(self, context: CheckContext) -> None:
+        self.context = context
+
+    def run(self, draft: Draft) -> CheckResult:
+        raise NotImplementedError
+
+    def fail_closed(self, draft: Draft) -> Draft:
+        """The draft the next checks see, and the outcome keeps, when this check raised."""
+        return draft
