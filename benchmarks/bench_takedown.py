@@ -136,7 +136,7 @@ def _school(env: dict) -> dict:
     row = [MIS_ID, "staff", "Barack", "Obama", "", "", "granted", "Barack Obama", given, "", "granted",
            "Barack Obama", given, "no"]
     with session_for(s.database_url) as session:
-        passwords = {email: password for email, _role, password in seed_if_empty(session)}
+        passwords = {email: password for email, _role, password in seed_if_empty(session, s)}
         plan = importer.plan(session, ",".join(importer.COLUMNS) + "\n" + ",".join(row) + "\n")
         importer.apply(session, plan, "benchmark", date.today())
         person = session.scalar(select(Person).where(Person.mis_id == MIS_ID))

@@ -68,7 +68,8 @@ def real_services() -> dict:
 
 def _environ(backend: str, instance: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(INSTANCE_DIR=str(instance), RECONCILE_SECONDS="5", LOG_LEVEL="INFO")
+    # the OWASP minimum for password hashes: the tests create and log in users hundreds of times
+    env.update(INSTANCE_DIR=str(instance), RECONCILE_SECONDS="5", LOG_LEVEL="INFO", PASSWORD_HASHING="owasp-minimum")
     if backend == "services":
         env.update(real_services())
     return env
@@ -150,9 +151,9 @@ def fetch(read):
 
 
 @pytest.fixture
-def school(session):
+def school(session, settings):
     """The demo school: one user per role and a confirmed archive account; passwords by role."""
-    return {role: password for _email, role, password in seed_if_empty(session)}
+    return {role: password for _email, role, password in seed_if_empty(session, settings)}
 
 
 @pytest.fixture

@@ -462,7 +462,7 @@ def run(args) -> int:
         svc = Services(args, instance)
         upgrade(svc.env["DATABASE_URL"])
         with session_for(svc.env["DATABASE_URL"]) as session:
-            passwords = {email: password for email, _role, password in seed_if_empty(session)}
+            passwords = {email: password for email, _role, password in seed_if_empty(session, settings_module.load(svc.env))}
         log(f"instance {instance}; {svc.env['DATABASE_URL']}; Redis through the proxy at {svc.env['REDIS_URL']}")
         gateway = Gateway(svc.env, instance.with_name(instance.name + "-gateway.log"))  # kept after the run
         try:

@@ -19,7 +19,7 @@ from gateway.platforms import PLATFORMS
 @click.option("--text", default="", help="the post text")
 @click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False), help="a photo; repeatable")
 @click.option("--alt", "alts", multiple=True, help="alt text for the photo given before it; repeatable")
-@click.option("--limit", default=280, show_default=True, help="the account's text limit")
+@click.option("--limit", type=int, help="the account's text limit  [default: the network's own]")
 @click.option("--platform", default="x", show_default=True, type=click.Choice(sorted(PLATFORMS)),
               help="the network whose way of counting text the limit is in")
 @click.option("--out", type=click.Path(file_okay=False), help="folder for the clean renditions")
@@ -45,7 +45,7 @@ def check(text, images, alts, limit, platform, out, as_json):
     upgrade(s.database_url)
     try:
         outcome = check_draft(s, Draft(text, tuple(photos)),
-                              [TextLimit(platform, limit, PLATFORMS[platform].text_length)])
+                              [TextLimit(platform, limit or PLATFORMS[platform].max_text, PLATFORMS[platform].text_length)])
     except WrongKey as exc:
         raise click.ClickException(f"the consent registry cannot be read: {exc}")
     result = {"verdict": outcome.verdict, "findings": [f.as_dict() for f in outcome.findings],

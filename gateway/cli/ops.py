@@ -113,7 +113,7 @@ def run():
     s = load_settings()
     upgrade(s.database_url)
     with session_of(s) as session:
-        created = seed_if_empty(session)
+        created = seed_if_empty(session, s)
     if created:
         click.echo("\nA demo school was created. These passwords are shown only once:")
         for email, role, password in created:

@@ -25,7 +25,7 @@ def users_add(email, name, role):
     given = "" if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     with session_of(s) as session:
         with refusals():
-            _user, password = service.add_user(session, email, name, role, "command line", password=given)
+            _user, password = service.add_user(session, s, email, name, role, "command line", password=given)
     click.echo(f"added {email} ({role})" + ("" if given else f"; password: {password}"))
 
 

@@ -83,6 +83,7 @@ class Settings:
     takedown_auto: bool = True
     safe_browsing_url: str | None = None
     safe_browsing_key: str | None = field(default=None, repr=False)
+    password_hashing: str = "rfc9106"
     timezone: str = "Europe/London"
     log_level: str = "INFO"
 
@@ -163,6 +164,7 @@ def load(environ=None) -> Settings:
         safe_browsing_url=env.get("SAFE_BROWSING_URL") or None,
         safe_browsing_key=env.get("SAFE_BROWSING_KEY") or None,
         names_include_staff=_choice(env, "NAMES_INCLUDE_STAFF", "no", ("yes", "no")) == "yes",
+        password_hashing=_choice(env, "PASSWORD_HASHING", "rfc9106", ("rfc9106", "owasp-minimum")),
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         secret_key=_key_file(instance / "secret.key", 32),

@@ -40,7 +40,7 @@ def index():
 def add_user():
     form = request.form
     try:
-        user, password = users.add_user(db(), form.get("email", ""), form.get("name", ""), form.get("role", ""),
+        user, password = users.add_user(db(), settings(), form.get("email", ""), form.get("name", ""), form.get("role", ""),
                                          by=current_user)
     except Refused as exc:
         db().rollback()

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from gateway.core.errors import Refused
 from gateway.services import users
-from gateway.web.util import anyone, db, requires
+from gateway.web.util import anyone, db, requires, settings
 
 bp = Blueprint("auth", __name__)
 
@@ -25,7 +25,7 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         try:
-            user = users.log_in(db(), email, request.form.get("password", ""))
+            user = users.log_in(db(), settings(), email, request.form.get("password", ""))
         except users.LockedOut as exc:
             flash(str(exc), "error")
             return render_template("login.html", email=email), 429
@@ -54,7 +54,7 @@ def home():
 def password():
     if request.method == "POST":
         try:
-            users.change_password(db(), current_user, request.form.get("current", ""), request.form.get("new", ""),
+            users.change_password(db(), settings(), current_user, request.form.get("current", ""), request.form.get("new", ""),
                                   request.form.get("again", ""))
         except Refused as exc:
             flash(f"Not changed: {exc}.", "error")

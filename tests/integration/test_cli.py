@@ -72,12 +72,13 @@ def test_users_add_reads_the_password_or_generates_one(env, settings):
     assert len(password) >= 12
     duplicate = gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="another-password\n")
     assert duplicate.exit_code == 1 and "already a user amy@school.org" in duplicate.stderr
-    from gateway.users import authenticate
+    from gateway.users import authenticate, hasher_for
 
+    hasher = hasher_for(settings)
     with session_for(settings.database_url) as s:
-        assert authenticate(s, "amy@school.org", "a-long-password").role == "smt"
-        assert authenticate(s, "bob@school.org", password).role == "teacher"
-        assert authenticate(s, "bob@school.org", "wrong") is None
+        assert authenticate(s, "amy@school.org", "a-long-password", hasher).role == "smt"
+        assert authenticate(s, "bob@school.org", password, hasher).role == "teacher"
+        assert authenticate(s, "bob@school.org", "wrong", hasher) is None
 
 
 def test_accounts_are_usable_only_after_a_head_confirms_them(env, settings, school):

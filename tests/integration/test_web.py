@@ -96,11 +96,12 @@ def test_a_teacher_gets_403_on_every_review_and_admin_route(app, login, work):
         assert "You do not have permission" in response.get_data(as_text=True)
 
 
-def test_other_staff_cannot_see_a_teachers_post(login, app, school, session):
-    from gateway.users import create_user
+def test_other_staff_cannot_see_a_teachers_post(login, app, school, session, settings):
+    from gateway.users import create_user, hasher_for
     from tests.client import Client
 
-    create_user(session, "other@demo.school", "Other Teacher", "teacher", "another-password", by="test")
+    create_user(session, "other@demo.school", "Other Teacher", "teacher", "another-password", by="test",
+                hasher=hasher_for(settings))
     session.commit()
     post_id = int(submit(login("teacher")).headers["Location"].rsplit("/", 1)[1])
     other = Client(app).login("other@demo.school", "another-password")
