@@ -21,6 +21,13 @@ import moderation.models  # noqa: F401
 from gateway.core.db import Base, engine_for, session_for, upgrade
 from gateway.services.demo import seed_if_empty
 from workers import embedded
+from workers import queues
+from sqlalchemy.orm import selectinload
+from gateway.web.app import create_app
+from tests.client import Client
+from workers.worker import run
+from rq import SimpleWorker
+from workers.worker import QuickPubSub
 
 pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several modules, set up once
 
@@ -110,7 +117,6 @@ def env(backend, monkeypatch):
     with session_for(s.database_url) as session:  # the default allow list, as the migration seeds it
         session.add_all(LinkRule(kind="allow", entry=e, added_by="default list") for e in DEFAULT_ALLOW)
         session.commit()
-    from workers import queues
 
     queues.connection(s).flushdb()
     for folder in (s.media, s.archive):
@@ -134,7 +140,6 @@ def session(settings):
 @pytest.fixture
 def read(settings):
     """read(fn) runs fn(session) in a short transaction of its own, with relationships loaded eagerly."""
-
     def read(fn):
         with session_for(settings.database_url) as s:
             return fn(s)
@@ -145,8 +150,6 @@ def read(settings):
 @pytest.fixture
 def fetch(read):
     """fetch(Post, 3): a snapshot of a row and its relationships, without keeping a transaction open."""
-    from sqlalchemy.orm import selectinload
-
     return lambda model, ident: read(lambda s: s.get(model, ident, options=[selectinload("*")]))
 
 
@@ -158,16 +161,12 @@ def school(session, settings):
 
 @pytest.fixture
 def app(settings):
-    from gateway.web.app import create_app
-
     return create_app(settings)
 
 
 @pytest.fixture
 def login(app, school):
     """login(role) gives a test client logged in as the demo user with that role."""
-    from tests.client import Client
-
     emails = {"teacher": "teacher@demo.school", "smt": "smt@demo.school", "head": "head@demo.school",
               "consent_officer": "office@demo.school"}
     return lambda role: Client(app).login(emails[role], school[role])
@@ -176,8 +175,6 @@ def login(app, school):
 @pytest.fixture
 def work(settings):
     """Run a real rq worker (forking a work horse per job) until the queues are empty."""
-    from workers.worker import run
-
     return lambda: run(settings, burst=True)
 
 
@@ -185,10 +182,7 @@ def work(settings):
 def work_here(settings):
     """Run rq's SimpleWorker in this process until the queues are empty: for jobs that talk to the X emulator,
     whose state must be seen by the test."""
-    from rq import SimpleWorker
 
-    from workers import queues
-    from workers.worker import QuickPubSub
 
     class HereWorker(QuickPubSub, SimpleWorker):
         pass

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from waitress import create_server
+from gateway.web.app import create_app
+from waitress import wasyncore
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -52,9 +56,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(env, settings, school, tmp_path):
     """The app on a free port (waitress, in a thread) and `gateway worker` as a child process."""
-    from waitress import create_server
 
-    from gateway.web.app import create_app
 
     server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
@@ -88,7 +90,6 @@ def _stop(server, thread) -> None:
     The closing runs in the server's own loop thread, through its trigger, so nothing is closed under a
     select() in progress; close_all() calls server.close() and empties the map, which ends server.run().
     """
-    from waitress import wasyncore
 
     server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
     thread.join(timeout=5)
@@ -100,8 +101,6 @@ def _stop(server, thread) -> None:
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium (Debian's) for the whole session; every test gets its own context."""
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -124,8 +123,6 @@ def browser_page(chromium):
 
 def log_in(page, live: LiveServer, role: str) -> None:
     """Log in through the form as the demo user with that role; lands on "My posts"."""
-    from playwright.sync_api import expect
-
     page.goto(f"{live.url}/login")
     page.fill("#email", EMAILS[role])
     page.fill("#password", live.passwords[role])
@@ -134,16 +131,12 @@ def log_in(page, live: LiveServer, role: str) -> None:
 
 
 def log_out(page) -> None:
-    from playwright.sync_api import expect
-
     page.get_by_role("button", name=re.compile(r"^Log out")).click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
 def reload_until(page, locator, live: LiveServer | None = None, timeout: float = 30, what: str = "") -> None:
     """Reload the page until `locator` is visible (the worker changes things behind the page's back)."""
-    from playwright.sync_api import expect
-
     deadline = time.monotonic() + timeout
     while True:
         try:

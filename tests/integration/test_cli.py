@@ -15,6 +15,8 @@ from sqlalchemy import select, text
 from gateway.core.db import session_for
 from moderation.audit import AuditEntry
 from tests.helpers import gateway
+from gateway.core import settings as settings_module
+from gateway.users import authenticate, hasher_for
 
 
 def gateway_process(*args, env):
@@ -51,8 +53,6 @@ def test_broken_settings_stop_with_one_clear_line(tmp_path):
 
 
 def test_keys_are_created_owner_only_on_first_run(tmp_path):
-    from gateway.core import settings as settings_module
-
     s = settings_module.load({"INSTANCE_DIR": str(tmp_path / "inst")})
     for name in ("secret.key", "encryption.key"):
         assert (s.instance / name).stat().st_mode & 0o777 == 0o600
@@ -72,7 +72,6 @@ def test_users_add_reads_the_password_or_generates_one(env, settings):
     assert len(password) >= 12
     duplicate = gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="another-password\n")
     assert duplicate.exit_code == 1 and "already a user amy@school.org" in duplicate.stderr
-    from gateway.users import authenticate, hasher_for
 
     hasher = hasher_for(settings)
     with session_for(settings.database_url) as s:

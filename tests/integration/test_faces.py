@@ -23,6 +23,12 @@ from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
 from workers.checks.run import run_checks
+from consent_registry.consent import record_biometric_consent
+from datetime import date
+from dataclasses import replace
+from moderation.audit import AuditEntry
+import json
+from tests.helpers import gateway
 
 
 def check(settings, name, regions=()):
@@ -101,8 +107,6 @@ def test_withdrawing_biometric_consent_deletes_templates_and_unidentifies(settin
 
 
 def test_a_childs_objection_deletes_templates_and_blocks_enrolment(settings, registry):
-    from consent_registry.consent import record_biometric_consent
-
     with session_for(settings.database_url) as session:
         rose = session.get(Person, registry["P004"])
         record_biometric_consent(session, rose, "granted", "test", given_by="Ann Leslie (mother)",
@@ -117,8 +121,6 @@ def test_a_childs_objection_deletes_templates_and_blocks_enrolment(settings, reg
 
 
 def test_expired_social_consent_gives_no_consent(settings, registry):
-    from datetime import date
-
     with session_for(settings.database_url) as session:
         obama = session.get(Person, registry["P001"])
         record_photo_consent(session, obama, "granted", "test", given_by="Barack Obama", given_on=date(2025, 9, 1),
@@ -169,8 +171,6 @@ def test_without_the_registry_the_face_check_blocks_and_keeps_nothing_of_the_pho
 
 
 def test_templates_are_not_readable_without_the_key(settings, registry):
-    from dataclasses import replace
-
     with session_for(settings.database_url) as session:
         blob = session.execute(text("SELECT encrypted FROM face_templates ORDER BY id LIMIT 1")).scalar_one()
         blob = bytes(blob)
@@ -225,8 +225,6 @@ def test_smallest_face_found_with_the_default_settings(settings, registry):
 
 
 def test_consent_is_checked_again_just_before_publishing(settings, registry, login, work, fetch, read):
-    from moderation.audit import AuditEntry
-
     teacher, smt = login("teacher"), login("smt")
     post_id = submit_photo(teacher, "faces/obama_3.jpg")
     work()
@@ -245,9 +243,6 @@ def test_consent_is_checked_again_just_before_publishing(settings, registry, log
 
 
 def test_gateway_check_lists_each_face_by_mis_id(settings, registry, tmp_path):
-    import json
-
-    from tests.helpers import gateway
 
     result = gateway("check", "--image", str(fixture_path("faces/group_two_people.jpg")), "--alt", "Visitors",
                      "--out", str(tmp_path), "--json")

@@ -27,6 +27,7 @@ from tests.helpers import (audit_count, big_photo, children, kill_tree, post_id_
 from tools.tcp_proxy import TcpProxy
 from workers import embedded, queues
 from workers.reconcile import LOCK_NAME, reconcile
+from workers.supervisor import Process, Supervisor
 
 
 def approved(login, work, texts) -> list[int]:
@@ -315,7 +316,6 @@ def test_a_takedown_is_not_held_back_by_ten_queued_checks(gateway_run, login, fe
 
 def test_a_process_that_keeps_exiting_is_restarted_with_backoff_and_the_health_page_reports_it_down(
         settings, app, caplog):
-    from workers.supervisor import Process, Supervisor
 
     caplog.set_level("WARNING", logger="workers.supervisor")
     flaky = Process("flaky worker", [sys.executable, "-c", "raise SystemExit(0)"])  # as rq exits on errors it meets

@@ -14,6 +14,8 @@ from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.photo_samples import ALLOWED_TAGS, BAD_FILES, exiftool_tags
 from tests.helpers import submit
+from workers.purge import purge_originals
+from workers.purge import purge_import_previews
 
 
 def photo_upload(n, name, data=None, alt="Children on the field"):
@@ -121,8 +123,6 @@ def test_gateway_check_reports_each_bad_file_and_cleans_the_good_one(tmp_path):
 
 
 def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period(login, work, fetch, read, settings, app):
-    from workers.purge import purge_originals
-
     teacher, smt = login("teacher"), login("smt")
     post_id = int(submit(teacher, "Trip", **photo_upload(1, "Canon_40D.jpg")).headers["Location"].rsplit("/", 1)[1])
     work()
@@ -148,8 +148,6 @@ def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period
 
 
 def test_unconfirmed_import_previews_are_deleted_after_a_day(settings):
-    from workers.purge import purge_import_previews
-
     folder = settings.instance / "imports"
     folder.mkdir(exist_ok=True)
     (folder / "abc.csv").write_text("mis_id\n")

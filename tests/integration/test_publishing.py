@@ -21,6 +21,9 @@ from tests.shared_fixtures import fixture_path
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 from workers import jobs, queues
 from workers.reconcile import reconcile
+from dataclasses import replace
+from consent_registry.consent import withdraw
+from workers.reconcile import release_takedowns
 
 HANDLE = "greenfieldschool"
 SECRETS = [TEST_CREDENTIALS.consumer_key, TEST_CREDENTIALS.consumer_secret, TEST_CREDENTIALS.access_token,
@@ -339,10 +342,6 @@ def test_smt_reschedules_and_cancels_a_scheduled_post(login, work, fetch, settin
 
 
 def test_with_takedown_auto_off_a_senior_leader_confirms(registry, login, work, fetch, settings):
-    from dataclasses import replace
-
-    from consent_registry.consent import withdraw
-    from workers.reconcile import release_takedowns
 
     teacher, smt = login("teacher"), login("smt")
     post_id = submit_photo(teacher, "faces/obama_3.jpg")

@@ -13,6 +13,9 @@ from gateway.core.db import session_for, utcnow
 from moderation.models import Post, Publication
 from workers import queues
 from tests.helpers import audit_count, big_photo, kill_tree, start_gateway, submit, wait_for
+from workers.reconcile import reconcile
+from gateway.platforms import outgoing_for
+from gateway.platforms.archive import ArchivePublisher
 
 
 def test_a_worker_killed_mid_check_is_replaced_and_the_post_reaches_review_once(
@@ -71,8 +74,6 @@ def test_gateway_reconcile_recovers_a_post_after_the_queue_is_flushed(login, fet
 
 
 def test_a_lost_publish_job_is_recovered(login, fetch, settings, work):
-    from workers.reconcile import reconcile
-
     teacher, smt = login("teacher"), login("smt")
     post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
     work()
@@ -87,10 +88,6 @@ def test_a_lost_publish_job_is_recovered(login, fetch, settings, work):
 def test_a_publish_that_died_after_claiming_is_looked_up_before_publishing_again(
         login, fetch, read, settings, work, reached_the_archive):
     """A worker died between claiming a publication and recording it: the reconciler looks first."""
-    from gateway.platforms import outgoing_for
-    from gateway.platforms.archive import ArchivePublisher
-    from workers.reconcile import reconcile
-
     teacher, smt = login("teacher"), login("smt")
     post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
     work()
@@ -117,8 +114,6 @@ def test_a_publish_that_died_after_claiming_is_looked_up_before_publishing_again
 
 
 def test_an_approval_that_is_not_published_in_time_expires(login, fetch, settings, work, monkeypatch):
-    from workers.reconcile import reconcile
-
     teacher, smt = login("teacher"), login("smt")
     post_id = int(submit(teacher).headers["Location"].rsplit("/", 1)[1])
     work()

@@ -17,10 +17,10 @@ from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
 from workers.checks.run import run_checks
+from twitter_text import parse_tweet
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from twitter_text import parse_tweet
 
 PUPILS = [("S100", "Amelia", "Smith"), ("S101", "Jacob", "Okafor"), ("S102", "Zoë", "Brown"), ("S103", "Grace", "Hall")]
 

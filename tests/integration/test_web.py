@@ -8,6 +8,10 @@ from sqlalchemy import select
 
 from moderation.models import Post
 from tests.helpers import submit
+from tests.shared_fixtures import fixture_path
+from gateway.users import create_user, hasher_for
+from tests.client import Client
+from gateway.models import Account
 
 
 
@@ -61,7 +65,6 @@ def test_smt_cannot_approve_their_own_post(login, work, fetch, read):
 
 def test_a_post_whose_photo_cannot_be_cleaned_cannot_be_approved(login, work, fetch, read):
     teacher, smt = login("teacher"), login("smt")
-    from tests.shared_fixtures import fixture_path
 
     truncated = fixture_path("photos/DSCN0010.jpg").read_bytes()[:20000]
     response = submit(teacher, "Our garden", photo_1=(io.BytesIO(truncated), "garden.jpg"), alt_new_1="Vegetable beds")
@@ -97,9 +100,6 @@ def test_a_teacher_gets_403_on_every_review_and_admin_route(app, login, work):
 
 
 def test_other_staff_cannot_see_a_teachers_post(login, app, school, session, settings):
-    from gateway.users import create_user, hasher_for
-    from tests.client import Client
-
     create_user(session, "other@demo.school", "Other Teacher", "teacher", "another-password", by="test",
                 hasher=hasher_for(settings))
     session.commit()
@@ -196,8 +196,6 @@ def test_healthz_reports_database_queue_and_workers(app, settings):
 
 
 def test_head_adds_a_user_and_confirms_an_account(login, app, fetch, read):
-    from tests.client import Client
-
     head = login("head")
     page = head.post("/admin/users", {"name": "New Teacher", "email": "New@Demo.School", "role": "teacher"})
     text = page.get_data(as_text=True)
@@ -206,7 +204,6 @@ def test_head_adds_a_user_and_confirms_an_account(login, app, fetch, read):
     bad = head.post("/admin/users", {"name": "", "email": "nope", "role": "teacher"})
     assert bad.status_code == 400 and "is not an e-mail address" in bad.get_data(as_text=True)
     head.post("/admin/accounts", {"platform": "archive", "handle": "news", "url": "https://demo.school/news"})
-    from gateway.models import Account
 
     account = read(lambda s: s.scalars(select(Account).where(Account.handle == "news")).one())
     assert not account.confirmed
@@ -223,8 +220,6 @@ def test_the_settings_page_shows_the_face_detector_and_smallest_face(login):
 
 
 def test_a_user_changes_their_password(login, app, school):
-    from tests.client import Client
-
     teacher = login("teacher")
     wrong = teacher.post("/account/password", {"current": "nope", "new": "a-new-password", "again": "a-new-password"})
     assert wrong.status_code == 400 and "the current password is not right" in wrong.get_data(as_text=True)
@@ -237,8 +232,6 @@ def test_a_user_changes_their_password(login, app, school):
 
 
 def test_ten_wrong_passwords_hold_the_account_back(app, school):
-    from tests.client import Client
-
     client = Client(app)
     client.get("/login")
     for _ in range(10):

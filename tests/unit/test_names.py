@@ -8,6 +8,7 @@ import pytest
 
 from moderation.findings import BLOCK, INFO, REVIEW
 from workers.checks.names import Change, NameMatcher, NameResult, RosterPerson, fold
+import random
 
 P = RosterPerson
 PUPILS = [
@@ -382,7 +383,6 @@ def test_same_matcher_serves_many_texts():
 def test_cleaning_leaves_nothing_for_the_re_search():
     """Random posts made of roster names in every form and everyday words: after cleaning,
     remaining() finds nothing, and the changes rebuild the cleaned text exactly."""
-    import random
 
     rng = random.Random(2024)
     fillers = ("well done to and the a in of for with , . ! ? ' - \n : & year 4 #SportsDay @school 🎉 "
