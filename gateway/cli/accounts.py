@@ -1,6 +1,8 @@
 """The school's official accounts."""
 from __future__ import annotations
 
+import sys
+
 import click
 from sqlalchemy import select
 
@@ -50,16 +52,35 @@ def accounts_confirm(account_id, head_email):
         click.echo(f"{account.label} confirmed by {head.name}")
 
 
-@accounts.command("keys")
+def _read_credentials(platform) -> dict[str, str]:
+    """NAME=VALUE lines from standard input; at a terminal, each field asked for in turn, secret ones unseen."""
+    if sys.stdin.isatty():
+        return {f.name: click.prompt(f.label, hide_input=f.secret) for f in platform.credential_fields}
+    names = {f.name for f in platform.credential_fields}
+    values = {}
+    for number, line in enumerate(sys.stdin, 1):
+        name, sep, value = line.rstrip("\n").partition("=")
+        if not line.strip():
+            continue
+        if not sep or name.strip() not in names:
+            # the line may hold a secret: say where it is and what is expected, never what it says
+            raise click.ClickException(f"line {number} of standard input is not NAME=VALUE with NAME one of "
+                                       f"{', '.join(sorted(names))}")
+        values[name.strip()] = value.strip()
+    return values
+
+
+@accounts.command("credentials")
 @click.argument("account_id", type=int)
 @click.option("--by", "head_email", required=True, help="the headteacher entering them")
-def accounts_keys(account_id, head_email):
-    """Enter an account's keys (asked for one by one, secret ones unseen); they are checked, then stored encrypted."""
+def accounts_credentials(account_id, head_email):
+    """Enter an account's credentials as NAME=VALUE lines on standard input (asked for one by one at a terminal);
+    they are checked with the network, then stored encrypted."""
     s = load_settings()
     with session_of(s) as session:
         account, head = _account_and_head(session, account_id, head_email)
         platform = PLATFORMS[account.platform]
-        values = {f.name: click.prompt(f.label, hide_input=f.secret) for f in platform.credential_fields}
+        values = _read_credentials(platform) if platform.credential_fields else {}
         with refusals():
             try:
                 username = save_credentials(session, account, values, s.encryption_key, head)

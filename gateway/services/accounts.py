@@ -27,7 +27,8 @@ def add_account(session, platform: str, handle: str, url: str, by) -> Account:
         raise Refused("the account's address must start with https://")
     if session.scalar(select(func.count()).select_from(Account).where(Account.platform == platform, Account.handle == handle)):
         raise Refused(f"the {platform} account {handle} is already registered")
-    account = Account(platform=platform, handle=handle, url=url.strip(), created_by_id=getattr(by, "id", None))
+    account = Account(platform=platform, handle=handle, url=url.strip(), created_by_id=getattr(by, "id", None),
+                      text_limit=PLATFORMS[platform].max_text)  # the network's own limit, not X's for all
     session.add(account)
     session.flush()
     audit.record(session, by, "account_added", f"account:{account.id}", platform=platform, handle=handle, url=url)

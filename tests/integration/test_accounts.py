@@ -85,21 +85,25 @@ def test_an_account_without_keys_cannot_publish(x_account, fetch, settings):
         publisher_for(fetch(Account, x_account), settings)
 
 
-def test_the_command_line_asks_for_each_key_without_echoing_a_secret(x, x_account, fetch, settings):
-    typed = "\n".join(KEYS[f.name] for f in PLATFORMS["x"].credential_fields) + "\n"
-    result = gateway("accounts", "keys", str(x_account), "--by", "head@demo.school", stdin=typed)
+def test_the_command_line_reads_name_value_lines_and_never_echoes_a_secret(x, x_account, fetch, settings):
+    typed = "".join(f"{name}={value}\n" for name, value in KEYS.items())
+    result = gateway("accounts", "credentials", str(x_account), "--by", "head@demo.school", stdin=typed)
     assert result.exit_code == 0, result.output
     assert "keys saved for greenfieldschool (x), checked with X as @greenfieldschool" in result.output
-    assert "API key: " in result.output and not any(value in result.output for value in KEYS.values())
+    assert not any(value in result.output for value in KEYS.values())
     assert json.loads(decrypt(settings.encryption_key, fetch(Account, x_account).credentials,
                               credentials_aad(x_account))) == KEYS
 
 
 def test_the_command_line_refuses_keys_from_anyone_but_the_head_and_for_the_archive(x_account, fetch):
-    typed = "\n".join(KEYS.values()) + "\n"
-    not_head = gateway("accounts", "keys", str(x_account), "--by", "smt@demo.school", stdin=typed)
+    typed = "".join(f"{name}={value}\n" for name, value in KEYS.items())
+    not_head = gateway("accounts", "credentials", str(x_account), "--by", "smt@demo.school", stdin=typed)
     assert not_head.exit_code == 1 and "only the headteacher" in not_head.stderr
-    archive = gateway("accounts", "keys", "1", "--by", "head@demo.school")
+    garbled = gateway("accounts", "credentials", str(x_account), "--by", "head@demo.school",
+                      stdin=f"consumer_key={KEYS['consumer_key']}\n{KEYS['consumer_secret']}\n")
+    assert garbled.exit_code == 1 and "line 2 of standard input is not NAME=VALUE" in garbled.stderr
+    assert not any(value in garbled.output for value in KEYS.values())
+    archive = gateway("accounts", "credentials", "1", "--by", "head@demo.school")
     assert archive.exit_code == 1 and "Archive accounts take no keys" in archive.stderr
     assert fetch(Account, x_account).credentials is None
 
