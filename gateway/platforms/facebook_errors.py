@@ -17,9 +17,11 @@ The codes that page lists, and what we do with them:
   a person should look before the gateway posts again.
 * 506 ("Duplicate Post: duplicate posts cannot be published consecutively") -> PermanentError code "duplicate";
   the publisher first looks for the post, which may be its own earlier attempt.
-* 100 (invalid parameter) -> PermanentError with Facebook's own words; with subcode 33 ("does not exist, cannot be
-  loaded due to missing permissions, or does not support this operation") on a DELETE the post is gone.
+* 100 (invalid parameter) -> PermanentError with Facebook's own words.  With subcode 33 ("does not exist, cannot
+  be loaded due to missing permissions, or does not support this operation"), or a bare 404, the object is not
+  there: on a DELETE the post is gone (success); anywhere else the saved Page ID or token is wrong.
 * 1609005 (error posting link) -> PermanentError: the link in the text could not be read by Facebook.
+* A 413 or any other refusal of a photo upload -> PermanentError naming the photo.
 """
 from __future__ import annotations
 
@@ -36,13 +38,13 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, 80001})
 TEMPORARY_CODES = frozenset({1, 2})
 TOKEN_CODES = frozenset({102, 190})
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
-_CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")  # "(#100) Invalid parameter": the code is kept in `detail`
 PERMISSIONS = "pages_manage_posts, pages_read_engagement and pages_show_list"
 
 UNREACHABLE = ("Facebook could not be reached, or had a temporary fault, before anything was published. It is safe "
                "to try again; the gateway will retry shortly.")
 DELETE_FAILED = ("Facebook did not confirm that the post was deleted (Facebook could not be reached or had a "
                  "temporary fault). The post may still be visible; the gateway will try again shortly.")
+_CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")  # "(#100) Invalid parameter": the code is kept in `detail`
 NEW_TOKEN = (f"Someone who manages the Page needs to make a new long-lived Page access token (with {PERMISSIONS}) "
              "and enter it in the gateway.")
 
@@ -189,8 +191,8 @@ def _other(page: str, error: GraphError, photo: int | None, kw: dict) -> Permane
 def _token_words(page: str, subcode: int | None) -> str:
     if subcode in (459, 464):
         return (f"Facebook has put a hold on the account of the person whose token the gateway uses for the Page "
-                f"{page}. That person needs to sign in at facebook.com and follow Facebook's instructions; "
-                f"then {NEW_TOKEN[0].lower()}{NEW_TOKEN[1:]}")
+                f"{page}. That person needs to sign in at facebook.com and follow Facebook's instructions. "
+                f"{NEW_TOKEN}")
     if subcode == 460:
         return (f"The Facebook password of the person whose token the gateway uses for the Page {page} was "
                 f"changed, so the token no longer works. {NEW_TOKEN}")

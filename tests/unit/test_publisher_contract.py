@@ -1,12 +1,11 @@
 """What every platform and its publisher must do, so the worker and reconciler can treat them alike.
 
 Each test runs once per platform in PLATFORMS, on the publisher its `connect` builds: the archive in a temporary
-instance folder, X against the X API emulator. A new network adds one line to HARNESSES.
+instance folder, each network against its emulator. A new network adds one line to HARNESSES (tests/networks.py).
 """
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -14,29 +13,9 @@ import pytest
 from gateway.core import settings as settings_module
 from gateway.platforms import PLATFORMS
 from gateway.platforms.base import Outgoing, OutgoingPhoto, Published
-from tests.x_api import TEST_CREDENTIALS, XApiEmulator
+from tests.networks import HANDLE, HARNESSES
 
-HANDLE = "greenfieldschool"
 _keys = itertools.count(9001)
-
-
-@contextmanager
-def _archive():
-    yield {}
-
-
-@contextmanager
-def _x():
-    with XApiEmulator(TEST_CREDENTIALS, username=HANDLE) as x:
-        yield dict(TEST_CREDENTIALS)
-    assert x.auth_failures == []
-
-
-# name: a context manager that gives the network (or a stand-in for it) and yields the account's credentials.
-HARNESSES = {
-    "archive": _archive,
-    "x": _x,
-}
 
 
 def _factory():
