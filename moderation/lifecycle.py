@@ -126,8 +126,8 @@ def submit(post, actor) -> None:
         raise InvalidTransition("only the author can submit a post")
     if not post.text.strip() and not post.images:
         raise InvalidTransition("a post needs some text or a photo")
-    if post.account_id is None:
-        raise InvalidTransition("choose the account to publish to")
+    if not post.accounts:
+        raise InvalidTransition("choose the accounts to publish to")
     _move(post, "submit")
     post.check_attempt += 1
     post.submitted_at = utcnow()

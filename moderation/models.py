@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
@@ -11,12 +11,19 @@ from gateway.models import Account, User
 from moderation import lifecycle
 
 
+# The school's accounts a post goes to: one publication each once it is approved.
+post_accounts = Table(
+    "post_accounts", Base.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+)
+
+
 class Post(Base):
     __tablename__ = "posts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     text: Mapped[str] = mapped_column(Text, default="")
     cleaned_text: Mapped[str | None] = mapped_column(Text)
     text_changes: Mapped[list] = mapped_column(JSON, default=list)  # what the checks changed, on the original
@@ -38,7 +45,7 @@ class Post(Base):
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
-    account: Mapped[Account | None] = relationship()
+    accounts: Mapped[list[Account]] = relationship(secondary=post_accounts, order_by=Account.id)
     images: Mapped[list[PostImage]] = relationship(
         order_by="PostImage.position", cascade="all, delete-orphan", back_populates="post"
     )

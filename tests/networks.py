@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from tests import facebook_api
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 
 HANDLE = "greenfieldschool"
@@ -25,4 +26,5 @@ def _x():
 HARNESSES = {
     "archive": _archive,
     "x": _x,
+    "facebook": facebook_api.harness,
 }

@@ -71,7 +71,7 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
-        text, limits = post.text, [text_limit(post.account)] if post.account else []
+        text, limits = post.text, [text_limit(account) for account in post.accounts]
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
         session.commit()  # no transaction stays open while the checks run
         try:

@@ -36,7 +36,7 @@ class NewPhoto:
 class PostForm:
     """The author's form, parsed."""
     text: str
-    account_id: int | None
+    account_ids: list[int]
     publish_at: datetime | None
     alt_texts: dict[int, str] = field(default_factory=dict)  # photo id -> alt text, for the photos it names
     removed: set[int] = field(default_factory=set)  # ids of the photos to remove
@@ -104,9 +104,9 @@ def _apply(session, settings, post: Post, form: PostForm) -> list[str]:
     problems: list[str] = []
     post.text = form.text
     accounts = {a.id: a for a in confirmed_accounts(session)}
-    post.account_id = form.account_id if form.account_id in accounts else None
-    if post.account_id is None:
-        problems.append("Choose the account to publish to." if accounts else
+    post.accounts = [accounts[i] for i in dict.fromkeys(form.account_ids) if i in accounts]
+    if not post.accounts:
+        problems.append("Choose the accounts to publish to." if accounts else
                         "There is no confirmed account to publish to yet; ask the headteacher to confirm one.")
     post.publish_at = form.publish_at
     if form.publish_at:
@@ -117,8 +117,7 @@ def _apply(session, settings, post: Post, form: PostForm) -> list[str]:
     _apply_photos(settings, post, form, problems)
     if not post.text and not post.images:
         problems.append("Write some text or add a photo: the post is empty.")
-    if post.account_id:
-        account = accounts[post.account_id]
+    for account in post.accounts:
         count, limit = PLATFORMS[account.platform].text_length(post.text), account.text_limit
         if count > limit:
             problems.append(f"The text is {count} characters as {account.label} counts them; "

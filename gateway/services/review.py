@@ -6,23 +6,57 @@ those that queue return False when the queue is out of reach (the work is saved 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from consent_registry.models import Takedown
 from gateway.core.errors import Refused
+from gateway.models import Account
+from gateway.platforms import PLATFORMS
 from gateway.services.queueing import commit_then_enqueue
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage, Publication
 from workers import queues
 
 
+@dataclass(frozen=True)
+class Preview:
+    """The post as one of its accounts will show it: the text counted as that network counts it, and the photos."""
+
+    account: Account
+    network: str
+    count: int
+    limit: int
+    photos: int
+    max_photos: int
+    long_alt_texts: tuple[str, ...]  # labels of the photos whose description is over the network's limit
+
+    @property
+    def fits(self) -> bool:
+        return self.count <= self.limit and self.photos <= self.max_photos and not self.long_alt_texts
+
+
+def previews(post: Post) -> list[Preview]:
+    """One Preview per account the post goes to, for the review page."""
+    text = post.cleaned_text if post.cleaned_text is not None else post.text
+    out = []
+    for account in post.accounts:
+        platform = PLATFORMS[account.platform]
+        long_alts = tuple(i.label for i in post.images
+                          if len(i.clean_alt_text or i.alt_text or "") > platform.max_alt_text)
+        out.append(Preview(account, platform.title, platform.text_length(text), account.text_limit,
+                           len(post.images), platform.max_photos, long_alts))
+    return out
+
+
 def approve(session, settings, actor, post: Post) -> bool:
-    """Approve the exact checked content for the post's account; it publishes now, or at its publish time."""
+    """Approve the exact checked content for the post's accounts; it publishes now, or at its publish time."""
     lifecycle.approve(post, actor)
-    if post.account_id not in {p.account_id for p in post.publications}:
-        session.add(Publication(post=post, account_id=post.account_id, state=lifecycle.PUB_PENDING))
+    started = {p.account_id for p in post.publications}
+    session.add_all(Publication(post=post, account_id=account.id, state=lifecycle.PUB_PENDING)
+                    for account in post.accounts if account.id not in started)
     audit.record(session, actor, "approve", f"post:{post.id}")
     return _publish(session, settings, post, "the publishing of an approved post")
 

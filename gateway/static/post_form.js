@@ -2,7 +2,7 @@
 // before upload so nobody waits for a file that will be refused. The server checks both again.
 (function () {
   var text = document.getElementById("text"), out = document.getElementById("count");
-  var account = document.getElementById("account_id"), form = text.form;
+  var accounts = document.querySelectorAll("input[name=account_id]"), form = text.form;
   var url = /https?:\/\/\S+|\bwww\.\S+|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|uk|edu|gov|io|co)\b\S*/gi;
   function weight(cp) {
     if (cp <= 4351 || (cp >= 8192 && cp <= 8205) || (cp >= 8208 && cp <= 8223) || (cp >= 8242 && cp <= 8247)) return 1;
@@ -13,9 +13,10 @@
     for (var ch of rest.normalize("NFC")) n += weight(ch.codePointAt(0));
     return n;
   }
-  function limit() {
-    var o = account.options[account.selectedIndex];
-    return (o && o.dataset.limit) ? parseInt(o.dataset.limit, 10) : 280;
+  function limit() {  // the tightest of the accounts chosen; each network's own count is checked on the server
+    var limits = Array.prototype.filter.call(accounts, function (a) { return a.checked; })
+      .map(function (a) { return parseInt(a.dataset.limit, 10); });
+    return limits.length ? Math.min.apply(null, limits) : 280;
   }
   function update() {
     var n = count(text.value), max = limit();
@@ -24,7 +25,9 @@
   }
   var errors = document.querySelector(".errors");
   if (errors) errors.focus();
-  text.addEventListener("input", update); account.addEventListener("change", update); update();
+  text.addEventListener("input", update);
+  accounts.forEach(function (a) { a.addEventListener("change", update); });
+  update();
   var maxBytes = parseInt(form.dataset.maxMb, 10) * 1048576;
   form.querySelectorAll("input[type=file]").forEach(function (input) {
     input.addEventListener("change", function () {

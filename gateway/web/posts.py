@@ -40,7 +40,7 @@ def _read_form() -> posts.PostForm:
     """The form as the service takes it; only a publish time that is not a date is a problem here."""
     form = request.form
     parsed = posts.PostForm(
-        text=form.get("text", "").replace("\r\n", "\n").strip(), account_id=form.get("account_id", type=int),
+        text=form.get("text", "").replace("\r\n", "\n").strip(), account_ids=form.getlist("account_id", type=int),
         publish_at=None,
         alt_texts={int(k[4:]): v for k, v in form.items() if k.startswith("alt_") and k[4:].isdigit()},
         removed={int(k[7:]) for k, v in form.items() if k.startswith("remove_") and k[7:].isdigit() and v})
@@ -65,7 +65,7 @@ def _read_form() -> posts.PostForm:
 
 def _form_page(post: Post | None, errors: list[str]):
     return render_template("post_form.html", post=post, form=request.form, errors=errors,
-                           accounts=posts.confirmed_accounts(db())), 400
+                           accounts=posts.confirmed_accounts(db()), chosen=request.form.getlist("account_id", type=int)), 400
 
 
 def _save(post: Post | None):
@@ -96,7 +96,8 @@ def mine():
 def new():
     if request.method == "POST":
         return _save(None)
-    return render_template("post_form.html", post=None, form={}, errors=[], accounts=posts.confirmed_accounts(db()))
+    return render_template("post_form.html", post=None, form={}, errors=[], accounts=posts.confirmed_accounts(db()),
+                           chosen=[])
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
@@ -110,10 +111,11 @@ def edit(post_id):
     except Refused as exc:
         flash(str(exc), "error")
         return redirect(url_for("posts.detail", post_id=post.id))
-    form = {"text": post.text, "account_id": str(post.account_id or ""),
+    form = {"text": post.text,
             "publish_at": post.publish_at.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%dT%H:%M")
             if post.publish_at else ""}
-    return render_template("post_form.html", post=post, form=form, errors=[], accounts=posts.confirmed_accounts(db()))
+    return render_template("post_form.html", post=post, form=form, errors=[], accounts=posts.confirmed_accounts(db()),
+                           chosen=[a.id for a in post.accounts])
 
 
 @bp.get("/posts/<int:post_id>")

@@ -43,7 +43,7 @@ def page(post_id):
     people = {p.id: p for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
     takedowns = db().scalars(select(Takedown).where(Takedown.post_id == post.id)).all()
     return render_template("review.html", post=post, names=lifecycle.STATE_NAMES, people=people, takedowns=takedowns,
-                           own=post.author_id == current_user.id)
+                           own=post.author_id == current_user.id, previews=review.previews(post))
 
 
 def _refused(post_id: int, message: str):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from consent_registry.models import PhotoConsent, Takedown
 from gateway.core import settings as settings_module
 from gateway.core.errors import Refused
-from gateway.models import User
+from gateway.models import Account, User
 from gateway.services import consent, users
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.users import MAX_FAILURES, authenticate, hasher_for
@@ -27,7 +27,7 @@ UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the queue is
 def _featuring(session, person, state: str) -> int:
     """A post in the given state with one photo in which the person was recognised."""
     author = session.scalar(select(User).where(User.role == "teacher"))
-    post = Post(author_id=author.id, account_id=1, text="Our visitor", state=state)
+    post = Post(author_id=author.id, accounts=[session.get(Account, 1)], text="Our visitor", state=state)
     image = PostImage(position=1, label="photo 1", original_sha256="0" * 64)
     image.faces.append(ImageFace(box=[0, 10, 10, 0], verdict="consented", person_id=person.id, obscured=False))
     post.images.append(image)

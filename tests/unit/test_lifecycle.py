@@ -5,18 +5,19 @@ import pytest
 
 from consent_registry.models import Takedown
 from gateway.core.db import utcnow
-from gateway.models import SMT, TEACHER, User
+from gateway.models import SMT, TEACHER, Account, User
 from moderation import lifecycle
 from moderation.lifecycle import InvalidTransition
 from moderation.models import FindingRow, Post, PostImage, Publication
 
 AUTHOR = User(id=1, role=TEACHER, email="t@s.sch.uk", name="T")
 LEADER = User(id=2, role=SMT, email="s@s.sch.uk", name="S")
+ARCHIVE = Account(id=1, platform="archive", handle="demo_archive", url="https://demo.school/archive")
 STATES = list(lifecycle.STATE_NAMES)
 
 
 def make_post(state, **kw):
-    post = Post(id=7, author_id=AUTHOR.id, account_id=1, text="Sports day was great", state=state,
+    post = Post(id=7, author_id=AUTHOR.id, accounts=[ARCHIVE], text="Sports day was great", state=state,
                 check_attempt=0, images=[], findings=[], **kw)
     post.cleaned_text = post.text
     post.checked_hash = lifecycle.content_hash(post.text, [])
