@@ -16,7 +16,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from gateway.cli import main
+from gateway.models import Account
+from gateway.platforms import PLATFORMS
 from moderation.audit import AuditEntry
+from tests.networks import HANDLE
 from tests.shared_fixtures import fixture_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,3 +114,16 @@ def gateway(*args, stdin=None, env=None):
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # a crash: as a process it would have ended in a traceback
     return result
+
+
+def add_network_account(head, read, name: str, credentials: dict) -> tuple[int, list[str]]:
+    """The head's three steps on the admin page; the account's id and the pages shown."""
+    pages = [head.post("/admin/accounts", {"platform": name, "handle": HANDLE,
+                                           "url": f"https://{name}.example/{HANDLE}"}).get_data(as_text=True)]
+    account_id = read(lambda s: s.scalar(select(Account.id).where(Account.platform == name)))
+    head.post(f"/admin/accounts/{account_id}/confirm")
+    if PLATFORMS[name].credential_fields:
+        saved = head.post(f"/admin/accounts/{account_id}/credentials", credentials)
+        assert saved.status_code == 302, saved.get_data(as_text=True)[-2000:]
+    pages.append(head.get("/admin/").get_data(as_text=True))
+    return account_id, pages

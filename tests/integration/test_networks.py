@@ -10,25 +10,11 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Account
 from gateway.platforms import PLATFORMS, outgoing_for, publisher_for
 from moderation.audit import AuditEntry
 from moderation.models import Post, Publication
-from tests.helpers import big_photo, post_id_of, submit
-from tests.networks import HANDLE, HARNESSES
-
-
-def _add_account(head, read, name: str, credentials: dict) -> tuple[int, list[str]]:
-    """The head's three steps on the admin page; the account's id and the pages shown."""
-    pages = [head.post("/admin/accounts", {"platform": name, "handle": HANDLE,
-                                           "url": f"https://{name}.example/{HANDLE}"}).get_data(as_text=True)]
-    account_id = read(lambda s: s.scalar(select(Account.id).where(Account.platform == name)))
-    head.post(f"/admin/accounts/{account_id}/confirm")
-    if PLATFORMS[name].credential_fields:
-        saved = head.post(f"/admin/accounts/{account_id}/credentials", credentials)
-        assert saved.status_code == 302, saved.get_data(as_text=True)[-2000:]
-    pages.append(head.get("/admin/").get_data(as_text=True))
-    return account_id, pages
+from tests.helpers import add_network_account, big_photo, post_id_of, submit
+from tests.networks import HARNESSES
 
 
 @pytest.mark.parametrize("name", list(HARNESSES))
@@ -38,7 +24,7 @@ def test_a_post_is_published_and_taken_down_and_no_secret_is_shown_or_logged(
     monkeypatch.setenv("PUBLISH_LOOKUP_DELAY", "0")
     teacher, smt = login("teacher"), login("smt")
     with HARNESSES[name]() as credentials:
-        account_id, pages = _add_account(login("head"), read, name, credentials)
+        account_id, pages = add_network_account(login("head"), read, name, credentials)
         post_id = post_id_of(submit(teacher, "Our new library opens on Monday", account_id=str(account_id),
                                     photo_1=(io.BytesIO(big_photo(1, (1200, 800))), "library.jpg"),
                                     alt_new_1="The new library's reading corner"))

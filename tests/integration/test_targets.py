@@ -1,0 +1,47 @@
+"""A post to several of the school's accounts: each is held to its own network's limits, shown on the review page
+as it will appear there, and published once on each."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moderation.models import Post
+from tests.helpers import add_network_account, post_id_of, submit
+from tests.networks import HARNESSES
+
+
+@pytest.fixture
+def facebook(login, read, monkeypatch):
+    """The school's Facebook Page, confirmed and keyed by the head, beside the demo archive account (id 1)."""
+    monkeypatch.setenv("PUBLISH_LOOKUP_DELAY", "0")
+    with HARNESSES["facebook"]() as credentials:
+        account_id, _pages = add_network_account(login("head"), read, "facebook", credentials)
+        yield account_id
+
+
+def test_a_text_too_long_for_one_target_is_held_with_that_network_named(login, facebook, fetch):
+    teacher, text = login("teacher"), "Our school trip to the seaside. " * 12  # 383 once trimmed
+    both = submit(teacher, text, account_id=["1", str(facebook)])
+    page = both.get_data(as_text=True)
+    assert both.status_code == 400
+    assert "The text is 383 characters as demo_archive (archive) counts them; the limit is 280." in page
+    assert "greenfieldschool (facebook)" not in re.findall(r"<li>(.*?)</li>", page)[0]
+    facebook_only = post_id_of(submit(teacher, text, account_id=str(facebook)))
+    assert fetch(Post, facebook_only).state == "submitted"
+
+
+def test_a_post_to_two_accounts_is_shown_on_each_and_published_once_on_each(login, facebook, work_here, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    post_id = post_id_of(submit(teacher, "Harvest festival on Friday", account_id=["1", str(facebook)]))
+    work_here()
+    review = smt.get(f"/review/{post_id}").get_data(as_text=True)
+    rows = re.findall(r"<tr class=\"\"><td>(.*?)</td><td>(.*?)</td>\s*<td>(.*?)</td>", review)
+    assert rows == [("demo_archive (archive)", "Archive", "26 of 280 characters"),
+                    ("greenfieldschool (facebook)", "Facebook", "26 of 63206 characters")]
+    smt.post(f"/review/{post_id}/approve")
+    work_here()
+    post = fetch(Post, post_id)
+    assert post.state == "published"
+    assert sorted((p.account_id, p.state) for p in post.publications) == [(1, "published"), (facebook, "published")]
+    assert all(p.platform_url for p in post.publications)
