@@ -126,7 +126,7 @@ class MastodonApiEmulator:
 
     # -- running -----------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "MastodonApiEmulator":
+    def __enter__(self) -> MastodonApiEmulator:
         self.mock.start()
         return self
 
@@ -227,6 +227,7 @@ class MastodonApiEmulator:
         window = now.replace(second=0, microsecond=0) + timedelta(minutes=5 - now.minute % 5)
         out = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299", "X-RateLimit-Reset": _iso(window, 6)}
         out.update(headers or {})
+        out = {k: v for k, v in out.items() if v is not None}  # None: leave the header out
         return status, out, body if isinstance(body, (str, bytes)) else json.dumps(body)
 
     def _fault(self, call: Call, fault: Fault):

@@ -8,12 +8,13 @@ import json
 
 from gateway.core import storage
 from gateway.core.crypto import decrypt
-from gateway.platforms import archive, facebook, x
+from gateway.platforms import archive, facebook, mastodon, x
 from gateway.platforms.base import Outgoing, OutgoingPhoto, PermanentError, Platform, Publisher
 
 PLATFORMS: dict[str, Platform] = {
     "archive": archive.PLATFORM,
     "x": x.PLATFORM,
+    "mastodon": mastodon.PLATFORM,
     "facebook": facebook.PLATFORM,
 }
 

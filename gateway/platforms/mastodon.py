@@ -22,20 +22,22 @@ from the server's words goes through `redact`.
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 import requests
-from mastodon import (
-    Mastodon, MastodonAPIError, MastodonNetworkError, MastodonNotFoundError, MastodonRatelimitError,
-)
+from mastodon import Mastodon, MastodonAPIError, MastodonNetworkError, MastodonNotFoundError, MastodonRatelimitError
 
-from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published, Transient
-from gateway.platforms.mastodon_account import MastodonCredentials, register_secret
+from gateway.platforms.base import (
+    CredentialField, Outgoing, PermanentError, Platform, Published, RetryLater, Transient,
+)
+from gateway.platforms.mastodon_account import MastodonCredentials, redact, register_secret
 from gateway.platforms.mastodon_errors import ambiguous, error_for, lookup_failed, unreachable
 from gateway.platforms.mastodon_limits import (
     MAX_ALT_TEXT, MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_TEXT, MIME_TYPES, InstanceLimits, text_length,
@@ -56,6 +58,8 @@ CLOCK_MARGIN = timedelta(minutes=5)
 PAGE = 40  # Mastodon's largest page for GET /api/v1/accounts/:id/statuses
 MAX_PAGES = 40  # 1,600 posts back: beyond that, say "could not check" rather than "not there"
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # Mastodon's ids are numbers; other servers use letters and digits
+_BREAK = re.compile(r"<br\s*/?>|</p>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
 
 class _Session(requests.Session):
@@ -118,13 +122,19 @@ class MastodonPublisher:
         return self._limits
 
     def validate(self, outgoing: Outgoing) -> list[str]:
-        """Problems by the server's own limits; reading them may raise (Transient, RetryLater, PermanentError)."""
-        return self.limits().problems(outgoing, self.host)
+        """Problems by the server's own limits; [] while they cannot be read (publish() reads them and says why)."""
+        try:
+            limits = self.limits()
+        except (Transient, RetryLater) as exc:
+            log.warning("could not read the limits of %s yet (%s); publishing will read them again", self.host,
+                        exc.code)
+            return []
+        return limits.problems(outgoing, self.host)
 
     # -- publishing --------------------------------------------------------------------------------------------
 
     def publish(self, outgoing: Outgoing) -> Published:
-        problems = self.validate(outgoing)
+        problems = self.limits().problems(outgoing, self.host)
         if problems:
             raise PermanentError(f"This post cannot go to {self.host} as it is: " + " ".join(problems),
                                  code="invalid")
@@ -153,13 +163,16 @@ class MastodonPublisher:
         and their descriptions (alt text) are ours, in order; and its source text (GET /api/v1/statuses/:id/source,
         the text exactly as it was sent, not the HTML the server shows) equals ours, after Unicode NFC, line
         endings and surrounding whitespace are made alike.  The source is asked for only when everything else
-        matched.  Several matches: the earliest, the one the first attempt made.  Every page back to the time
-        limit is read; any failure raises (Transient, RetryLater, PermanentError).
+        matched and every word of the post as shown (its HTML `content`, which holds every word of the text it was
+        made from, a remote mention's server aside) is one of ours, so other posts cost no call.  Several matches:
+        the earliest, the one the first attempt made.  Every page back to the time limit is read; any failure
+        raises (Transient, RetryLater, PermanentError).
         """
         if outgoing.approved_at is None:
             raise ValueError("find() needs the approval time: without it an older post could be taken for this one")
         since = _utc(outgoing.approved_at) - CLOCK_MARGIN
         alts = [_plain(p.alt) for p in outgoing.photos or []]
+        wanted = _words(outgoing.text)
         account_id = self._whoami("lookup")[0]
         matches = []
         max_id = None
@@ -167,7 +180,8 @@ class MastodonPublisher:
             page = self._statuses(account_id, max_id)
             for status in page:
                 if _utc(status["created_at"]) >= since and not (status.get("spoiler_text") or "") and \
-                        _same_photos(status, alts) and self._same_text(status, outgoing.text):
+                        _same_photos(status, alts) and _may_say(status, wanted) and \
+                        self._same_text(status, outgoing.text):
                     matches.append(status)
             if not page or _utc(page[-1]["created_at"]) < since:
                 break
@@ -201,9 +215,9 @@ class MastodonPublisher:
                 raise self._error(exc, stage) from exc
             account_id, username = str(account.get("id") or ""), account.get("username") or account.get("acct")
             if not _ID.match(account_id) or not username:
-                fault = lookup_failed(self._who(), "no account in the answer") if stage == "lookup" else \
-                    Transient(unreachable(self.host), code="server", detail="no account in the answer")
-                raise fault
+                if stage == "lookup":
+                    raise lookup_failed(self._who(), "no account in the answer")
+                raise Transient(unreachable(self.host), code="server", detail="no account in the answer")
             self._me = (account_id, str(username))
         return self._me
 
@@ -268,6 +282,8 @@ class MastodonPublisher:
         return f"@{self.handle} on {self.host}"
 
     def _error(self, exc: Exception, stage: str, photo: int | None = None):
+        """The PublishError for `exc`, which stays chained to it with the token blanked from its words."""
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
         return error_for(exc, stage, self.handle, self.host, photo=photo, last=self._session.last)
 
 
@@ -288,6 +304,20 @@ def _same_photos(status, alts: list[str]) -> bool:
     attachments = status.get("media_attachments") or []
     return len(attachments) == len(alts) and all(
         _plain(a.get("description")) == alt for a, alt in zip(attachments, alts))
+
+
+def _may_say(status, wanted: Counter) -> bool:
+    """Whether every word of the status as shown is one of ours: a post made from our text always passes."""
+    return not _words(_shown_text(status.get("content") or "")) - wanted
+
+
+def _shown_text(content: str) -> str:
+    """The text of Mastodon's HTML: paragraphs and line breaks as new lines, other tags (links' spans) removed."""
+    return html.unescape(_TAG.sub("", _BREAK.sub("\n", content)))
+
+
+def _words(text) -> Counter:
+    return Counter(re.findall(r"\w+", _plain(text).casefold()))
 
 
 def _plain(text) -> str:

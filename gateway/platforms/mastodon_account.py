@@ -63,7 +63,7 @@ class MastodonCredentials(Mapping):
         return json.dumps(dict(self), sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, data) -> "MastodonCredentials":
+    def from_mapping(cls, data) -> MastodonCredentials:
         """Both values present; the address made canonical (https://host[:port]) and checked; the token's shape."""
         if not isinstance(data, Mapping):
             raise PermanentError("The Mastodon account's details are missing; the headteacher must enter them.",

@@ -38,7 +38,7 @@ class InstanceLimits:
     mime_types: frozenset[str] | None = None  # None: the server did not say
 
     @classmethod
-    def from_instance(cls, instance) -> "InstanceLimits":
+    def from_instance(cls, instance) -> InstanceLimits:
         """The limits in a /api/v2/instance answer; Mastodon's defaults for anything it leaves out."""
         config = _get(instance, "configuration") or {}
         statuses = _get(config, "statuses") or {}
