@@ -106,3 +106,5 @@ class Platform:
     connect: Callable[[str, Mapping[str, str], Any], Publisher]
     # (handle, credentials) -> the username they belong to, by a harmless call; None when no keys are taken
     check: Callable[[str, Mapping[str, str]], str] | None = None
+    # credentials -> the account's own text limit, where the network sets it per server; None: max_text for all
+    text_limit_of: Callable[[Mapping[str, str]], int] | None = None

@@ -351,6 +351,11 @@ def check(handle: str, credentials: Mapping[str, str]) -> str:
     return MastodonPublisher(MastodonCredentials.from_mapping(credentials), handle, timeout=15).check_credentials()
 
 
+def text_limit_of(credentials: Mapping[str, str]) -> int:
+    """The server's own limit (500 unless its administrators changed it), from GET /api/v2/instance."""
+    return MastodonPublisher(MastodonCredentials.from_mapping(credentials), "", timeout=15).limits().max_text
+
+
 PLATFORM = Platform(
     name="mastodon", title="Mastodon", max_text=MAX_TEXT, max_photos=MAX_PHOTOS, max_photo_bytes=MAX_PHOTO_BYTES,
     max_alt_text=MAX_ALT_TEXT, text_length=text_length,
@@ -360,5 +365,5 @@ PLATFORM = Platform(
     ),
     credentials_help=("the address of the school's Mastodon server, and an access token made on that server "
                       "under Preferences, Development, New application, with the 'read' and 'write' scopes"),
-    connect=connect, check=check,
+    connect=connect, check=check, text_limit_of=text_limit_of,
 )

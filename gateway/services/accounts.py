@@ -65,6 +65,8 @@ def save_credentials(session, account: Account, credentials: Mapping[str, str], 
     username = platform.check(account.handle, values)
     if username.lower() != account.handle.lower():
         raise Refused(f"these keys belong to @{username}, not @{account.handle}")
+    if platform.text_limit_of is not None:  # checked before review against the account's own server
+        account.text_limit = platform.text_limit_of(values)
     account.credentials = encrypt(key, json.dumps(values, sort_keys=True).encode(), credentials_aad(account.id))
     account.credentials_checked_at = utcnow()
     audit.record(session, by, "account_credentials_saved", f"account:{account.id}", username=username)

@@ -6,9 +6,11 @@ import re
 
 import pytest
 
+from gateway.models import Account
 from moderation.models import Post
 from tests.helpers import add_network_account, post_id_of, submit
-from tests.networks import HARNESSES
+from tests.mastodon_api import TEST_CREDENTIALS as MASTODON_CREDENTIALS, MastodonApiEmulator
+from tests.networks import HANDLE, HARNESSES
 
 
 @pytest.fixture
@@ -45,3 +47,17 @@ def test_a_post_to_two_accounts_is_shown_on_each_and_published_once_on_each(logi
     assert post.state == "published"
     assert sorted((p.account_id, p.state) for p in post.publications) == [(1, "published"), (facebook, "published")]
     assert all(p.platform_url for p in post.publications)
+
+
+def test_a_mastodon_account_takes_its_own_servers_limit_before_review(login, read, fetch):
+    with MastodonApiEmulator(username=HANDLE) as server:
+        server.configuration["statuses"]["max_characters"] = 1000  # this server's administrators raised it
+        account_id, _pages = add_network_account(login("head"), read, "mastodon", dict(MASTODON_CREDENTIALS))
+    assert fetch(Account, account_id).text_limit == 1000
+    teacher = login("teacher")
+    fits = post_id_of(submit(teacher, "a" * 1000, account_id=str(account_id)))
+    assert fetch(Post, fits).state == "submitted"
+    too_long = submit(teacher, "a" * 1001, account_id=str(account_id))
+    assert too_long.status_code == 400
+    assert "The text is 1001 characters as greenfieldschool (mastodon) counts them; the limit is 1000." in \
+        too_long.get_data(as_text=True)

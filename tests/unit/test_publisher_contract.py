@@ -71,6 +71,12 @@ def test_check_names_the_account_the_keys_belong_to(connected):
         assert platform.check(HANDLE, credentials).lower() == HANDLE
 
 
+def test_an_accounts_own_text_limit_is_read_from_its_network(connected):
+    platform, credentials = connected
+    limit = platform.text_limit_of(credentials) if platform.text_limit_of else platform.max_text
+    assert isinstance(limit, int) and limit > 0
+
+
 def test_publish_returns_where_it_went(subject):
     publisher, make = subject
     result = publisher.publish(make())
