@@ -14,7 +14,9 @@ from gateway.models import Account, User
 from gateway.platforms import PLATFORMS, credentials_aad
 from moderation import audit
 
-HANDLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,49}$")
+# dots: Bluesky handles are domain names, and Facebook Page usernames may have them; never first, so never ".."
+# alone, and no slash, so a handle is always one safe folder name (the archive keeps each account's posts in one)
+HANDLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
 def add_account(session, platform: str, handle: str, url: str, by) -> Account:
@@ -22,7 +24,7 @@ def add_account(session, platform: str, handle: str, url: str, by) -> Account:
     if platform not in PLATFORMS:
         raise Refused(f"the platform must be one of {', '.join(PLATFORMS)}")
     if not HANDLE.match(handle):
-        raise Refused("a handle is letters, digits, '_' or '-', at most 50")
+        raise Refused("a handle is letters, digits, '_', '-' or '.', at most 100, not starting with '.' or '-'")
     if not url.startswith("https://") and not url.startswith("http://"):
         raise Refused("the account's address must start with https://")
     if session.scalar(select(func.count()).select_from(Account).where(Account.platform == platform, Account.handle == handle)):

@@ -18,7 +18,7 @@ from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
 from moderation.models import FindingRow, ImageFace, Post
 from workers.checks.names import NameMatcher, RosterPerson
-from workers.checks.base import CheckContext, Draft, Photo, TextLimit
+from workers.checks.base import CheckContext, Draft, Photo, Target
 from workers.checks.photos import PhotoLimits
 from workers.checks.run import Outcome, run_checks
 
@@ -28,9 +28,11 @@ LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its 
 MAX_ATTEMPTS = 8
 
 
-def text_limit(account) -> TextLimit:
-    """An account's text limit, counted as its network counts text."""
-    return TextLimit(account.label, account.text_limit, PLATFORMS[account.platform].text_length)
+def target(account) -> Target:
+    """An account the post goes to: its text limit, counted as its network counts text, and its network's photo limits."""
+    platform = PLATFORMS[account.platform]
+    return Target(account.label, account.text_limit, platform.text_length, platform.max_photos,
+                  platform.max_photo_bytes, platform.max_alt_text)
 
 
 _MATCHERS: dict[tuple, NameMatcher] = {}
@@ -50,16 +52,16 @@ def name_matcher(session, settings) -> NameMatcher:
     return _MATCHERS[key]
 
 
-def check_context(session, settings, photos: bool, text_limits=()) -> CheckContext:
+def check_context(session, settings, photos: bool, targets=()) -> CheckContext:
     """Everything the checks read, loaded once: the registry's faces (only for photos), the roster, the link lists."""
     return CheckContext(PhotoLimits.from_settings(settings), face_context(session, settings) if photos else None,
-                        name_matcher(session, settings), link_policy(session, settings), tuple(text_limits))
+                        name_matcher(session, settings), link_policy(session, settings), tuple(targets))
 
 
-def check_draft(settings, draft: Draft, text_limits=()) -> Outcome:
+def check_draft(settings, draft: Draft, targets=()) -> Outcome:
     """The checks on a draft that is not a post (the command line's files): nothing is saved."""
     with session_for(settings.database_url) as session:
-        context = check_context(session, settings, bool(draft.photos), text_limits)
+        context = check_context(session, settings, bool(draft.photos), targets)
     return run_checks(draft, context)
 
 
@@ -71,7 +73,7 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
-        text, limits = post.text, [text_limit(account) for account in post.accounts]
+        text, limits = post.text, [target(account) for account in post.accounts]
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
         session.commit()  # no transaction stays open while the checks run
         try:

@@ -12,7 +12,7 @@ from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.helpers import submit
 from gateway.platforms import PLATFORMS
-from workers.checks.base import CheckContext, Draft, TextLimit
+from workers.checks.base import CheckContext, Draft, Target
 from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
@@ -115,7 +115,7 @@ def test_staff_names_are_left_alone(roster, login, work, fetch):
     "Well done everyone 🏅 " * 13,
 ])
 def test_the_length_check_agrees_with_xs_own_count(text):
-    x = TextLimit("@school (x)", 280, PLATFORMS["x"].text_length)
+    x = Target("@school (x)", 280, PLATFORMS["x"].text_length)
     run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(allow=("*.bbc.co.uk",)),
                                                (x,)))
     expected = parse_tweet(text).weightedLength
@@ -135,7 +135,7 @@ def test_without_the_roster_the_text_check_blocks():
 
 def test_each_target_counts_the_text_as_its_network_does():
     text = "🎉" * 141
-    limits = (TextLimit("@school (x)", 280, PLATFORMS["x"].text_length),
-              TextLimit("archive (archive)", 280, PLATFORMS["archive"].text_length))
+    limits = (Target("@school (x)", 280, PLATFORMS["x"].text_length),
+              Target("archive (archive)", 280, PLATFORMS["archive"].text_length))
     run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(), limits))
     assert [f.evidence for f in run.findings if f.code == "text_too_long"] == [{"count": 282, "limit": 280}]

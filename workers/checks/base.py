@@ -52,12 +52,16 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class TextLimit:
-    """One target account's limit and the way its network counts text."""
+class Target:
+    """One account the post goes to: its text limit, the way its network counts text, and its photo limits
+    (None: no limit checked here)."""
 
     label: str
     limit: int
     length: Callable[[str], int]
+    max_photos: int | None = None
+    max_photo_bytes: int | None = None
+    max_alt_text: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class CheckContext:
     faces: FaceContext | None = None    # the registry's templates and consent; needed whenever there are photos
     names: NameMatcher | None = None    # the roster; without it the text cannot be checked
     links: LinkPolicy | None = None     # the head's lists; without them links cannot be checked
-    text_limits: tuple[TextLimit, ...] = ()
+    targets: tuple[Target, ...] = ()
 
 
 @dataclass(frozen=True)

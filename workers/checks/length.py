@@ -10,7 +10,7 @@ class LengthCheck(Check):
 
     def run(self, draft: Draft) -> CheckResult:
         findings = []
-        for target in self.context.text_limits:
+        for target in self.context.targets:
             count = target.length(draft.text)
             if count > target.limit:
                 findings.append(Finding(

@@ -13,6 +13,7 @@ from moderation.findings import BLOCK, Finding, verdict
 from workers.checks.alt_text import AltTextCheck
 from workers.checks.base import Check, CheckContext, Draft
 from workers.checks.faces import FacesCheck
+from workers.checks.fit import FitCheck
 from workers.checks.length import LengthCheck
 from workers.checks.post_photos import PhotosCheck
 from workers.checks.post_links import LinksCheck
@@ -27,6 +28,7 @@ CHECKS: tuple[type[Check], ...] = (
     LinksCheck,
     AltTextCheck,
     LengthCheck,
+    FitCheck,
 )
 
 
