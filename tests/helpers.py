@@ -108,6 +108,12 @@ def wait_for(predicate, timeout: float, what: str, log: Path | None = None):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
 
 
+def on_its_own(instance) -> dict:
+    """For gateway(): a command on an instance folder of its own, with its own SQLite database and embedded queue,
+    whatever DATABASE_URL and REDIS_URL the test run was given (tests on other workers share those)."""
+    return {"INSTANCE_DIR": str(instance), "DATABASE_URL": None, "REDIS_URL": None}  # None: unset for the run
+
+
 def gateway(*args, stdin=None, env=None):
     """Run the command in this process; env adds to (or overrides) the environment for the run only."""
     result = CliRunner().invoke(main, list(args), input=stdin, env=env)

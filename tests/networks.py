@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from tests import facebook_api, mastodon_api
+from tests import bluesky_api, facebook_api, mastodon_api
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 
 HANDLE = "greenfieldschool"
@@ -27,5 +27,6 @@ HARNESSES = {
     "archive": _archive,
     "x": _x,
     "mastodon": mastodon_api.harness,
+    "bluesky": bluesky_api.harness,
     "facebook": facebook_api.harness,
 }

@@ -8,13 +8,14 @@ import json
 
 from gateway.core import storage
 from gateway.core.crypto import decrypt
-from gateway.platforms import archive, facebook, mastodon, x
+from gateway.platforms import archive, bluesky, facebook, mastodon, x
 from gateway.platforms.base import Outgoing, OutgoingPhoto, PermanentError, Platform, Publisher
 
 PLATFORMS: dict[str, Platform] = {
     "archive": archive.PLATFORM,
     "x": x.PLATFORM,
     "mastodon": mastodon.PLATFORM,
+    "bluesky": bluesky.PLATFORM,
     "facebook": facebook.PLATFORM,
 }
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from gateway.core.db import session_for
 from moderation.audit import AuditEntry
-from tests.helpers import gateway
+from tests.helpers import gateway, on_its_own
 from gateway.core import settings as settings_module
 from gateway.users import authenticate, hasher_for
 
@@ -25,14 +25,14 @@ def gateway_process(*args, env):
 
 
 def test_check_prints_the_documented_object_for_a_clean_text(tmp_path):
-    result = gateway("check", "--text", "Sports day was great", "--json", env={"INSTANCE_DIR": str(tmp_path)})
+    result = gateway("check", "--text", "Sports day was great", "--json", env=on_its_own(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
         "verdict": "pass", "findings": [], "text": "Sports day was great", "images": [], "links": []}
 
 
 def test_check_exits_1_on_block_and_2_on_usage_errors(tmp_path):
-    env = {"INSTANCE_DIR": str(tmp_path)}
+    env = on_its_own(tmp_path)
     too_long = gateway("check", "--text", "x" * 281, "--json", env=env)
     assert too_long.exit_code == 1
     body = json.loads(too_long.stdout)
