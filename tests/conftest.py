@@ -37,6 +37,20 @@ CHAOS_REDIS_DB = 3  # `make chaos` uses it on the same server
 REDIS_DATABASES = 16  # Redis' default
 
 
+# The modules whose tests run longest (module-wide detection data, killed and restarted workers, a 15-second
+# queue outage): they start first, so that under pytest-xdist none of them is left running alone at the end.
+LONGEST_FIRST = ("tests/unit/test_detection.py", "tests/integration/test_queue.py", "tests/integration/test_faults.py",
+                 "tests/integration/test_faces.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each module, and of the rest, is kept
+
+
 def _own_database(url: str, worker: str) -> str:
     """DATABASE_URL's database with the worker's name appended (test -> test_gw0), created if missing."""
     given = make_url(url)
