@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,10 +35,10 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-import responses
 
 from gateway.platforms.base import Outgoing, OutgoingPhoto
 from gateway.platforms.facebook_graph import GRAPH_API
+from tests.emulation import Fault, ResponsesEmulator, multipart_form
 
 PAGE_ID = "104173088514235"
 # Distinctive, so a test can search logs and messages for any trace of it.
@@ -88,59 +87,27 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-@dataclass
-class Fault:
-    status: int | None = None
-    body: object = None
-    headers: dict | None = None
-    timeout: bool = False
-    connection_error: bool = False
-    after_effect: bool = False  # apply the request's effect (create/delete/upload) before failing
+class FacebookApiEmulator(ResponsesEmulator):
+    ENDPOINTS = ENDPOINTS
 
-
-class FacebookApiEmulator:
     def __init__(self, token: str = TEST_TOKEN, *, page_id: str = PAGE_ID, username: str | None = "greenfieldschool",
                  base: str = GRAPH_API, clock=None):
+        super().__init__()
         self.token = token
         self.page_id = page_id
         self.username = username
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.posts: dict[str, dict] = {}
         self.photos: dict[str, dict] = {}
-        self.calls: list[Call] = []
-        self.auth_failures: list[str] = []
-        self.counts: Counter = Counter()
-        self.faults: dict[tuple[str, int], Fault] = {}
         self.feed_lag = 0  # how many feed reads a new post is left out of (the feed can lag behind)
         self._post_ids = itertools.count(1116689038356556, 7919)
         self._photo_ids = itertools.count(546349135390552, 104729)
         self._traces = itertools.count(1)
         self.base = base.rstrip("/")
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         for name, (method, path) in ENDPOINTS.items():
             pattern = re.compile(f"^{re.escape(self.base)}/(?P<version>v\\d+\\.\\d+){path}(?:\\?.*)?$")
             self.mock.add_callback(method, pattern, callback=self._handler(name, pattern),
                                    content_type="application/json; charset=UTF-8")
-
-    def __enter__(self) -> "FacebookApiEmulator":
-        self.mock.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.mock.stop()
-        self.mock.reset()
-
-    # -- test controls -----------------------------------------------------------------------------------------
-
-    def fail(self, endpoint: str, *, on_call: int | None = None, status: int | None = None, body=None,
-             headers: dict | None = None, timeout: bool = False, connection_error: bool = False,
-             after_effect: bool = False) -> None:
-        """Make the Nth call (default: the next one) to `endpoint` answer `status`/`body`/`headers`, or raise
-        ReadTimeout / ConnectionError.  after_effect=True applies the request first (Facebook did it; the answer
-        is lost or wrong)."""
-        assert endpoint in ENDPOINTS, endpoint
-        n = on_call if on_call is not None else self.counts[endpoint] + 1
-        self.faults[(endpoint, n)] = Fault(status, body, headers, timeout, connection_error, after_effect)
 
     def add_existing_post(self, message: str, created_at: datetime) -> str:
         """A post already on the Page (made by hand, or long ago)."""
@@ -148,9 +115,6 @@ class FacebookApiEmulator:
 
     def live_posts(self) -> list[dict]:
         return [p for p in self.posts.values() if not p["deleted"]]
-
-    def calls_to(self, endpoint: str) -> list[Call]:
-        return [c for c in self.calls if c.endpoint == endpoint]
 
     def error(self, code: int, message: str, subcode: int | None = None, kind: str = "OAuthException",
               **extra) -> dict:
@@ -174,8 +138,7 @@ class FacebookApiEmulator:
         def callback(request):
             match = pattern.match(request.url)
             call = self._record(name, request, match.group("version"))
-            self.counts[name] += 1
-            fault = self.faults.pop((name, self.counts[name]), None)
+            fault = self._count(name)
             problem = self._check_token(request, call)
             if problem:
                 self.auth_failures.append(f"{name}: {problem}")
@@ -202,12 +165,8 @@ class FacebookApiEmulator:
         if content_type.startswith("application/x-www-form-urlencoded"):
             call.form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
         elif content_type.startswith("multipart/form-data"):
-            for disposition, part_type, payload in _multipart(content_type, raw):
-                part, filename = _param(disposition, "name"), _param(disposition, "filename")
-                if filename is not None:
-                    call.files[part] = {"filename": filename, "data": payload, "content_type": part_type}
-                else:
-                    call.form[part] = payload.decode()
+            call.files, fields = multipart_form(content_type, raw)
+            call.form = dict(fields)
         self.calls.append(call)
         return call
 
@@ -350,23 +309,6 @@ class FacebookApiEmulator:
             return self._unsupported("delete", match.group("id"))
         post["deleted"] = True
         return 200, {"success": True}
-
-
-def _multipart(content_type: str, raw: bytes):
-    """(content-disposition, content-type, bytes) of each part, byte for byte."""
-    boundary = re.search(r'boundary="?([^";]+)"?', content_type).group(1).encode()
-    for chunk in raw.split(b"--" + boundary)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, _, payload = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        headers = dict(line.partition(":")[::2] for line in head.decode().split("\r\n"))
-        headers = {k.strip().lower(): v.strip() for k, v in headers.items()}
-        yield headers.get("content-disposition", ""), headers.get("content-type"), payload.removesuffix(b"\r\n")
-
-
-def _param(header: str, name: str) -> str | None:
-    match = re.search(rf'(?:^|;)\s*{name}="([^"]*)"', header)
-    return match.group(1) if match else None
 
 
 @contextmanager

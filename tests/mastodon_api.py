@@ -33,7 +33,6 @@ import html
 import itertools
 import json
 import re
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -41,9 +40,9 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-import responses
 
 from gateway.platforms.mastodon_limits import text_length
+from tests.emulation import Fault, ResponsesEmulator, multipart_form
 
 BASE_URL = "https://mastodon.example"
 # Distinctive, so a test can search logs and messages for any trace of it.
@@ -80,19 +79,12 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-@dataclass
-class Fault:
-    status: int | None = None
-    body: object = None
-    headers: dict | None = None
-    timeout: bool = False
-    connection_error: bool = False
-    after_effect: bool = False  # apply the request's effect (create/delete/upload) before failing
+class MastodonApiEmulator(ResponsesEmulator):
+    ENDPOINTS = ENDPOINTS
 
-
-class MastodonApiEmulator:
     def __init__(self, token: str = TEST_TOKEN, *, base_url: str = BASE_URL, username: str = "greenfieldschool",
                  account_id: str = "109348237598312345", scopes=("read", "write"), clock=None):
+        super().__init__()
         self.token, self.base_url, self.username, self.account_id = token, base_url, username, account_id
         self.scopes = set(scopes)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -110,41 +102,16 @@ class MastodonApiEmulator:
         self.statuses: dict[str, dict] = {}
         self.media: dict[str, dict] = {}
         self.idempotency: dict[str, str] = {}
-        self.calls: list[Call] = []
-        self.auth_failures: list[str] = []
-        self.counts: Counter = Counter()
-        self.faults: dict[tuple[str, int], Fault] = {}
         self.processing_polls = 0  # > 0: uploads answer 202 and GET /api/v1/media/:id 206 this many times
         self._sequence = itertools.count(1)
         self._media_ids = itertools.count(110000000000000001, 7919)
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         host = re.escape(base_url.rstrip("/"))
         for name, (method, path, _) in ENDPOINTS.items():
             pattern = re.compile(f"^{host}{path}(?:\\?.*)?$")
             self.mock.add_callback(method, pattern, callback=self._handler(name, pattern),
                                    content_type="application/json; charset=utf-8")
 
-    # -- running -----------------------------------------------------------------------------------------------
-
-    def __enter__(self) -> MastodonApiEmulator:
-        self.mock.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.mock.stop()
-        self.mock.reset()
-
-    # -- test controls -----------------------------------------------------------------------------------------
-
-    def fail(self, endpoint: str, *, on_call: int | None = None, status: int | None = None, body=None,
-             headers: dict | None = None, timeout: bool = False, connection_error: bool = False,
-             after_effect: bool = False) -> None:
-        """Make the Nth call (default: the next one) to `endpoint` answer `status`/`body`/`headers`, or raise
-        ReadTimeout / ConnectionError.  after_effect=True applies the request first (the server did it; the answer
-        is lost or wrong)."""
-        assert endpoint in ENDPOINTS, endpoint
-        n = on_call if on_call is not None else self.counts[endpoint] + 1
-        self.faults[(endpoint, n)] = Fault(status, body, headers, timeout, connection_error, after_effect)
+    # -- test controls -----------------------------------------------------------------------------------------------
 
     def add_existing_status(self, text: str, created_at: datetime, descriptions: list[str] | None = None,
                             spoiler_text: str = "") -> str:
@@ -159,9 +126,6 @@ class MastodonApiEmulator:
     def live_statuses(self) -> list[dict]:
         return [s for s in self.statuses.values() if not s["deleted"]]
 
-    def calls_to(self, endpoint: str) -> list[Call]:
-        return [c for c in self.calls if c.endpoint == endpoint]
-
     @staticmethod
     def rate_limit_headers(reset: datetime, limit: int = 300, remaining: int = 0) -> dict:
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
@@ -174,8 +138,7 @@ class MastodonApiEmulator:
 
         def callback(request):
             call = self._record(name, request)
-            self.counts[name] += 1
-            fault = self.faults.pop((name, self.counts[name]), None)
+            fault = self._count(name)
             refusal = self._check_token(name, call, scope)
             if refusal:
                 return self._answer(call, *refusal)
@@ -210,14 +173,9 @@ class MastodonApiEmulator:
         if content_type.startswith("application/x-www-form-urlencoded"):
             call.form = parse_qs(raw.decode(), keep_blank_values=True)
         elif content_type.startswith("multipart/form-data"):
-            for headers, payload in _multipart(content_type, raw):
-                disposition = headers.get("content-disposition", "")
-                filename = _param(disposition, "filename")
-                if filename is not None:
-                    call.files[_param(disposition, "name")] = {"filename": filename, "data": payload,
-                                                               "content_type": headers.get("content-type")}
-                else:
-                    call.form.setdefault(_param(disposition, "name"), []).append(payload.decode())
+            call.files, fields = multipart_form(content_type, raw)
+            for name, value in fields:
+                call.form.setdefault(name, []).append(value)
         self.calls.append(call)
         return call
 
@@ -430,22 +388,3 @@ def _as_html(text: str) -> str:
         pieces.append(html.escape(paragraph[last:]))
         rendered.append("<p>" + "".join(pieces).replace("\n", "<br />") + "</p>")
     return "".join(rendered)
-
-
-def _multipart(content_type: str, raw: bytes):
-    """(headers, bytes) of each part, byte for byte."""
-    boundary = re.search(r'boundary="?([^";]+)"?', content_type).group(1).encode()
-    for chunk in raw.split(b"--" + boundary)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, _, payload = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        headers = {}
-        for line in head.decode().split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        yield headers, payload.removesuffix(b"\r\n")
-
-
-def _param(header: str, name: str) -> str | None:
-    match = re.search(rf'(?:^|;)\s*{name}="([^"]*)"', header)
-    return match.group(1) if match else None

@@ -36,19 +36,18 @@ import html
 import itertools
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-import responses
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
 from gateway.platforms.x_secrets import XCredentials
 from gateway.platforms.x_text import weighted_length
+from tests.emulation import Fault, ResponsesEmulator, multipart_form
 from twitter_text import extract_urls_with_indices  # noqa: E402  (after x_text, which silences its warning)
 
 HOST = r"https://api\.(?:x|twitter)\.com"
@@ -90,61 +89,29 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-@dataclass
-class Fault:
-    status: int | None = None
-    body: object = None
-    headers: dict | None = None
-    timeout: bool = False
-    connection_error: bool = False
-    after_effect: bool = False  # apply the request's effect (create/delete/upload) before failing
+class XApiEmulator(ResponsesEmulator):
+    ENDPOINTS = ENDPOINTS
 
-
-class XApiEmulator:
     def __init__(self, credentials=None, *, username: str = "greenfieldschool", user_id: str = "1234567890123456789",
                  clock=None):
+        super().__init__()
         self.credentials = credentials
         self.username = username
         self.user_id = user_id
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.tweets: dict[str, dict] = {}
         self.media: dict[str, dict] = {}
-        self.calls: list[Call] = []
-        self.auth_failures: list[str] = []
-        self.counts: Counter = Counter()
-        self.faults: dict[tuple[str, int], Fault] = {}
         self.timeline_lag = 0  # how many timeline reads a new post is left out of (X's timeline lags behind)
         self.during_timeline_read = None  # called with the read's number after X has read, before it answers
         self._tweet_ids = itertools.count(1445880548472328192, 7919)
         self._media_ids = itertools.count(1146654567674912769, 104729)
         self._tco = itertools.count(1)
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         for name, (method, path) in ENDPOINTS.items():
             self.mock.add_callback(method, re.compile(f"^{HOST}{path}(?:\\?.*)?$"),
                                    callback=self._handler(name, path),
                                    content_type="application/json; charset=utf-8")
 
-    # -- running -----------------------------------------------------------------------------------------------
-
-    def __enter__(self) -> "XApiEmulator":
-        self.mock.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.mock.stop()
-        self.mock.reset()
-
-    # -- test controls -----------------------------------------------------------------------------------------
-
-    def fail(self, endpoint: str, *, on_call: int | None = None, status: int | None = None, body=None,
-             headers: dict | None = None, timeout: bool = False, connection_error: bool = False,
-             after_effect: bool = False) -> None:
-        """Make the Nth call (default: the next one) to `endpoint` answer `status`/`body`/`headers`, or raise
-        ReadTimeout / ConnectionError.  after_effect=True applies the request first (X did it; the answer is lost
-        or wrong)."""
-        assert endpoint in ENDPOINTS, endpoint
-        n = on_call if on_call is not None else self.counts[endpoint] + 1
-        self.faults[(endpoint, n)] = Fault(status, body, headers, timeout, connection_error, after_effect)
+    # -- test controls -----------------------------------------------------------------------------------------------
 
     def add_existing_tweet(self, text: str, created_at: datetime, media_ids: list[str] | None = None) -> str:
         """A post already on the account (e.g. made by hand long ago)."""
@@ -152,9 +119,6 @@ class XApiEmulator:
 
     def live_tweets(self) -> list[dict]:
         return [t for t in self.tweets.values() if not t["deleted"]]
-
-    def calls_to(self, endpoint: str) -> list[Call]:
-        return [c for c in self.calls if c.endpoint == endpoint]
 
     @staticmethod
     def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra) -> dict:
@@ -185,8 +149,7 @@ class XApiEmulator:
         def callback(request):
             call = self._record(name, request)
             match = pattern.match(request.url)
-            self.counts[name] += 1
-            fault = self.faults.pop((name, self.counts[name]), None)
+            fault = self._count(name)
             problem = self._check_oauth(request)
             if problem:
                 self.auth_failures.append(f"{name}: {problem}")
@@ -212,15 +175,8 @@ class XApiEmulator:
         if content_type.startswith("application/json"):
             call.json = json.loads(raw or b"null")
         elif content_type.startswith("multipart/form-data"):
-            for headers, payload in _multipart(content_type, raw):
-                disposition = headers.get("content-disposition", "")
-                name_ = _param(disposition, "name")
-                filename = _param(disposition, "filename")
-                if filename is not None:
-                    call.files[name_] = {"filename": filename, "data": payload,
-                                         "content_type": headers.get("content-type")}
-                else:
-                    call.form[name_] = payload.decode()
+            call.files, fields = multipart_form(content_type, raw)
+            call.form = dict(fields)
         self.calls.append(call)
         return call
 
@@ -415,22 +371,3 @@ def _parse_time(value):
     if not value:
         return None
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-def _multipart(content_type: str, raw: bytes):
-    """(headers, bytes) of each part, byte for byte (the email parser would touch line endings)."""
-    boundary = re.search(r'boundary="?([^";]+)"?', content_type).group(1).encode()
-    for chunk in raw.split(b"--" + boundary)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        head, _, payload = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        headers = {}
-        for line in head.decode().split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        yield headers, payload.removesuffix(b"\r\n")
-
-
-def _param(header: str, name: str) -> str | None:
-    match = re.search(rf'(?:^|;)\s*{name}="([^"]*)"', header)
-    return match.group(1) if match else None

@@ -27,6 +27,7 @@ from atproto_core.exceptions import AtProtocolError  # the SDK's base error; thi
 
 from gateway.platforms.base import Ambiguous, PermanentError, PublishError, RetryLater, Transient
 from gateway.platforms.bluesky_text import MAX_GRAPHEMES
+from gateway.platforms.credentials import REDACTED, SecretRegistry
 
 # What an SDK call raises: its own errors, httpx's for a connection that broke mid-answer, and pydantic's (a
 # ValueError) for an answer not shaped as documented.
@@ -40,12 +41,14 @@ DELETE_FAILED = ("Bluesky did not confirm that the post was deleted (Bluesky cou
                  "fault). The post may still be visible; the gateway will try again shortly.")
 SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 
-# What must never reach a message: session tokens (JWTs) and anything shaped like an app password.
-_SECRET_SHAPES = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*|\b[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}\b")
-
-
-def redact(text: str) -> str:
-    return _SECRET_SHAPES.sub("[redacted]", text)
+# What must never reach a message: session tokens (JWTs), anything shaped like an app password, and the app
+# passwords in use.
+_SECRETS = SecretRegistry(
+    "bluesky",
+    (re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*|\b[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}\b"), REDACTED),
+)
+redact = _SECRETS.redact
+remember_secret = _SECRETS.remember
 
 
 def xrpc_error(exc: BaseException) -> tuple[int | None, str, str]:

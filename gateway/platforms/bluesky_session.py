@@ -14,18 +14,17 @@ worker itself, not across jobs.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 
 from gateway.platforms.base import PermanentError
-from gateway.platforms.bluesky_errors import APP_PASSWORDS, SDK_ERRORS, error_for, needs_new_session
+from gateway.platforms.bluesky_errors import APP_PASSWORDS, SDK_ERRORS, error_for, needs_new_session, remember_secret
+from gateway.platforms.credentials import https_or_loopback
 
 log = logging.getLogger(__name__)
 
@@ -43,40 +42,9 @@ _sessions_lock = threading.Lock()
 
 
 def service_url(value: str | None) -> str:
-    """The server address the head gave, as https://host[:port] (a bare name means https); PermanentError else.
-
-    The messages never repeat what was typed: an app password pasted into the wrong box must not be echoed back.
-    """
-    value = (value or "").strip() or DEFAULT_SERVICE
-    parts = urlsplit(value if "://" in value else "https://" + value)
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment \
-            or parts.path not in ("", "/") or any(c.isspace() for c in value):
-        raise PermanentError(BAD_ADDRESS, code="address")
-    return safe_url(f"{parts.scheme.lower()}://{parts.netloc.lower()}")
-
-
-def safe_url(url: str) -> str:
-    """The URL, if the app password and session may be sent to it: https, or http to this machine (a test server)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        well_formed = ("." in host or _loopback(host)) and parts.port != 0  # .port refuses a port that is no number
-    except ValueError:
-        well_formed = False
-    if not well_formed or parts.scheme not in ("https", "http"):
-        raise PermanentError(BAD_ADDRESS, code="address")
-    if parts.scheme == "http" and not _loopback(host):
-        raise PermanentError(HTTP_ADDRESS, code="address")
-    return url
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """The server address the head gave, as https://host[:port] (a bare name means https); PermanentError else."""
+    return https_or_loopback((value or "").strip() or DEFAULT_SERVICE, bad=BAD_ADDRESS, unencrypted=HTTP_ADDRESS,
+                             bare_name_means_https=True)
 
 
 def identifier_for(handle: str) -> str:
@@ -129,6 +97,7 @@ class Connection:
         self.account = account
         self.timeout = timeout
         self._client = None
+        remember_secret(account.app_password)
 
     def __repr__(self) -> str:
         return f"Connection({self.account!r})"
@@ -140,14 +109,14 @@ class Connection:
             return work(client)
         except SDK_ERRORS as exc:
             if not needs_new_session(exc):
-                raise self._error(exc, stage, photo) from exc
+                raise error_for(exc, stage, self.account.who, photo) from exc
             log.info("the Bluesky session of %s has run out or was revoked; signing in again", self.account.who)
         self.forget()
         client = self._signed_in(stage)
         try:
             return work(client)
         except SDK_ERRORS as exc:
-            raise self._error(exc, stage, photo) from exc
+            raise error_for(exc, stage, self.account.who, photo) from exc
 
     def sign_in(self):
         """A new session from the app password (checking the keys): the SDK's Session, with the account's handle."""
@@ -196,9 +165,11 @@ class Connection:
             scope = session.access_jwt_payload.scope
         except SDK_ERRORS as exc:
             self.forget()
-            raise self._error(exc, stage, None) from exc
+            raise error_for(exc, stage, self.account.who) from exc
         try:
-            safe_url(session.pds_endpoint or self.account.service)  # where Bluesky says the account lives
+            # Where Bluesky says the account lives; the SDK's own default for it ends in /xrpc.
+            https_or_loopback(session.pds_endpoint or self.account.service, bad=BAD_ADDRESS, unencrypted=HTTP_ADDRESS,
+                              path_allowed=True)
             if scope == MAIN_PASSWORD_SCOPE:
                 raise PermanentError(
                     f"The password saved for {self.account.who} is the account's main password. The gateway uses only "
@@ -212,11 +183,6 @@ class Connection:
         """The SDK's session-change callback: every new or renewed session replaces the kept one."""
         with _sessions_lock:
             _sessions[self.account.session_key] = session.encode()
-
-    def _error(self, exc: BaseException, stage: str, photo: int | None):
-        error = error_for(exc, stage, self.account.who, photo)
-        error.detail = error.detail.replace(self.account.app_password, "[redacted]")
-        return error
 
 
 def _session_of(client):

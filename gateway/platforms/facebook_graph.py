@@ -7,10 +7,10 @@ answer's JSON object or raises the PublishError its stage calls for (see faceboo
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 import requests
 
+from gateway.platforms.credentials import https_or_loopback
 from gateway.platforms.facebook_errors import error_for, fault, parse
 from gateway.platforms.facebook_secrets import FacebookCredentials, register_secret
 
@@ -20,19 +20,15 @@ GRAPH_API = "https://graph.facebook.com"
 # The newest Graph API version (v26.0, introduced 29 July 2026; the changelog lists no end date for it yet):
 # https://developers.facebook.com/docs/graph-api/changelog/versions
 GRAPH_VERSION = "v26.0"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+BAD_ADDRESS = "The Facebook API address must be a plain address such as https://graph.facebook.com."
+HTTP_ADDRESS = ("The Facebook API address must use https (only a local test server on 127.0.0.1, ::1 or localhost "
+                "may use http).")
 
 
 def checked_base(url: str) -> str:
-    """The API base without a trailing slash; https only, except a test server on this machine's loopback."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
-        raise ValueError("The Facebook API address must be a plain address such as https://graph.facebook.com.")
-    if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS):
-        return url.strip().rstrip("/")
-    raise ValueError("The Facebook API address must use https (only a local test server on 127.0.0.1, ::1 or "
-                     "localhost may use http).")
+    """The API base as given, without a trailing slash; https only, except a test server on this machine's loopback."""
+    https_or_loopback(url, bad=BAD_ADDRESS, unencrypted=HTTP_ADDRESS, path_allowed=True, error=ValueError)
+    return url.strip().rstrip("/")
 
 
 class GraphClient:

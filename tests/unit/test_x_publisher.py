@@ -443,6 +443,7 @@ def test_credentials_never_reach_logs_or_messages(x, publisher, caplog):
 
 
 def test_redact_blanks_oauth_headers_and_known_values():
+    XPublisher(CREDS, HANDLE)  # registers the credentials: alone, the test had none to blank
     header = ('Updated headers: {\'Authorization\': b\'OAuth oauth_nonce="1", oauth_consumer_key="'
               + CREDS.consumer_key + '", oauth_token="' + CREDS.access_token + '", oauth_signature="abc%3D"\'}')
     cleaned = redact(header + " client_key=" + CREDS.consumer_key + " and " + CREDS.access_token_secret)
