@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,49 +40,60 @@ class LiveServer:
     url: str
     passwords: dict
     settings: object
-    worker: subprocess.Popen
-    worker_log: Path
+    worker: subprocess.Popen | None  # None: the test runs the jobs itself
+    worker_log: Path | None
 
     def worker_output(self, last: int = 4000) -> str:
+        if self.worker_log is None:
+            return "(no worker: the test runs the jobs itself)"
         try:
             return self.worker_log.read_text(errors="replace")[-last:]
         except OSError:
             return "(no worker log)"
 
     def assert_worker_alive(self) -> None:
-        code = self.worker.poll()
+        code = self.worker.poll() if self.worker is not None else None
         assert code is None, f"the worker exited with code {code}; its log ends:\n{self.worker_output()}"
+
+
+@contextmanager
+def _served(settings):
+    """The app on a free port (waitress, in a thread): its address."""
+    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        _stop(server, thread)
 
 
 @pytest.fixture
 def live_server(env, settings, school, tmp_path):
     """The app on a free port (waitress, in a thread) and `gateway worker` as a child process."""
-
-
-    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-
     log_path = tmp_path / "worker.log"
-    log = open(log_path, "wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"],
-        env=os.environ.copy(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    try:
-        yield LiveServer(
-            url=f"http://127.0.0.1:{server.effective_port}", passwords=school, settings=settings,
-            worker=worker, worker_log=log_path,
+    with _served(settings) as url, open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "worker"],
+            env=os.environ.copy(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-    finally:
-        worker.terminate()
         try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        log.close()
-        _stop(server, thread)
+            yield LiveServer(url=url, passwords=school, settings=settings, worker=worker, worker_log=log_path)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=10)
+
+
+@pytest.fixture
+def live_app(env, settings, school):
+    """The app alone, for tests that run the jobs themselves in this process (work_here), where the networks'
+    emulators are."""
+    with _served(settings) as url:
+        yield LiveServer(url=url, passwords=school, settings=settings, worker=None, worker_log=None)
 
 
 def _stop(server, thread) -> None:
