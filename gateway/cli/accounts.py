@@ -55,7 +55,8 @@ def accounts_confirm(account_id, head_email):
 def _read_credentials(platform) -> dict[str, str]:
     """NAME=VALUE lines from standard input; at a terminal, each field asked for in turn, secret ones unseen."""
     if sys.stdin.isatty():
-        return {f.name: click.prompt(f.label, hide_input=f.secret) for f in platform.credential_fields}
+        return {f.name: click.prompt(f.label, hide_input=f.secret, default=f.default or None)
+                for f in platform.credential_fields}
     names = {f.name for f in platform.credential_fields}
     values = {}
     for number, line in enumerate(sys.stdin, 1):

@@ -87,6 +87,7 @@ class CredentialField:
     name: str
     label: str
     secret: bool = True
+    default: str = ""  # what a field left empty means (never for a secret one), shown filled in on the form
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ PLATFORM = Platform(
     credential_fields=(
         CredentialField("app_password", "App password"),
         CredentialField("service", "Server address (https://bsky.social unless the school runs its own)",
-                        secret=False),
+                        secret=False, default="https://bsky.social"),
     ),
     credentials_help=f"an app password made for the gateway in {APP_PASSWORDS} (never the account's own password); "
                      "the server address is https://bsky.social unless the school runs its own Bluesky server",

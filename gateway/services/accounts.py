@@ -59,7 +59,7 @@ def save_credentials(session, account: Account, credentials: Mapping[str, str], 
     platform = PLATFORMS[account.platform]
     if platform.check is None or not platform.credential_fields:
         raise Refused(f"{platform.title} accounts take no keys")
-    values = {f.name: (credentials.get(f.name) or "").strip() for f in platform.credential_fields}
+    values = {f.name: (credentials.get(f.name) or "").strip() or f.default for f in platform.credential_fields}
     missing = [f.label for f in platform.credential_fields if not values[f.name]]
     if missing:
         raise Refused(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} needed "

@@ -113,3 +113,14 @@ def test_the_command_line_offers_every_platform(school):
     assert added.exit_code == 0 and "school_news (x)" in added.stdout
     unknown = gateway("accounts", "add", "--platform", "myspace", "--handle", "a", "--url", "https://myspace.com/a")
     assert unknown.exit_code == 2 and "'archive', 'x'" in unknown.stderr
+
+
+def test_a_field_with_a_default_is_shown_filled_in_and_a_secret_never_is(login, read):
+    head = login("head")
+    head.post("/admin/accounts", {"platform": "bluesky", "handle": HANDLE, "url": f"https://bsky.app/profile/{HANDLE}"})
+    account_id = read(lambda s: s.scalar(select(Account.id).where(Account.platform == "bluesky")))
+    page = head.get("/admin/").get_data(as_text=True)
+    assert (f'<input id="service_{account_id}" name="service" type="text" autocomplete="off" '
+            'value="https://bsky.social">') in page
+    assert (f'<input id="app_password_{account_id}" name="app_password" type="password" autocomplete="off" '
+            'required>') in page

@@ -61,6 +61,7 @@ def test_the_platform_describes_itself(platform):
     assert platform.text_length("") == 0 and platform.text_length("Sports day") == len("Sports day")
     names = [f.name for f in platform.credential_fields]
     assert len(names) == len(set(names)) and all(f.label for f in platform.credential_fields)
+    assert not any(f.secret and f.default for f in platform.credential_fields)  # a secret is never prefilled
     # keys taken means they can be checked, and the head is told where to find them
     assert bool(platform.credential_fields) == (platform.check is not None) == bool(platform.credentials_help)
 
