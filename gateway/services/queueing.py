@@ -19,6 +19,9 @@ def commit_then_enqueue(session, settings, enqueue: Callable[[object], None], wh
     try:
         enqueue(conn if conn is not None else queues.connection(settings))
     except queues.ERRORS:
+        # end what the enqueue began (reading a row opens a transaction, which holds SQLite's write lock until
+        # it ends); everything that matters was committed above, and the reconciler redoes the rest
+        session.rollback()
         log.warning("%s is saved but not queued: %s is out of reach; the reconciler will queue it",
                     what, queues.where(settings))
         return False

@@ -9,7 +9,7 @@ from gateway.core import settings as settings_module
 from gateway.core.errors import Refused
 from gateway.models import Account, User
 from gateway.services import consent, users
-from gateway.services.queueing import QUEUE_DOWN
+from gateway.services.queueing import QUEUE_DOWN, commit_then_enqueue
 from gateway.users import MAX_FAILURES, authenticate, hasher_for
 from moderation import lifecycle
 from moderation.audit import AuditEntry
@@ -158,3 +158,14 @@ def test_passwords_are_hashed_as_set_and_a_log_in_rehashes_one_stored_otherwise(
     user = users.log_in(session, replace(settings, password_hashing="rfc9106"), "teacher@demo.school", school["teacher"])
     assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert users.log_in(session, settings, "teacher@demo.school", school["teacher"]).id == user.id
+
+
+def test_a_queue_out_of_reach_leaves_no_transaction_holding_the_database(settings, session, school, read):
+    """What the enqueue read after the commit is let go: on SQLite an open transaction holds the write lock."""
+    def enqueue(conn):
+        session.scalar(select(User.id).where(User.role == "teacher"))  # opens a transaction, as a re-check does
+        conn.ping()
+
+    assert commit_then_enqueue(session, replace(settings, redis_url=UNREACHABLE), enqueue, "a test") is False
+    assert not session.in_transaction()
+    assert read(lambda s: s.scalar(select(func.count()).select_from(User))) == 4
