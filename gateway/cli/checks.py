@@ -27,8 +27,8 @@ from gateway.platforms import PLATFORMS
 def check(text, images, alts, limit, platform, out, as_json):
     """Run the checks on local files, without the queue or the database. Exit 0 pass/review, 1 block."""
     # late: the checks load dlib and OpenCV (seconds), which other commands need not wait for
-    from gateway.services.checking import check_draft
-    from workers.checks.base import Draft, Photo, Target
+    from gateway.services.checking import check_draft, target
+    from workers.checks.base import Draft, Photo
 
     if len(alts) > len(images):
         raise click.UsageError("each --alt belongs to the --image before it")
@@ -43,11 +43,9 @@ def check(text, images, alts, limit, platform, out, as_json):
             raise click.UsageError(f"cannot read {path}: {exc.strerror}")
         photos.append(Photo.given(f"photo {n + 1} ({Path(path).name})", data, alts[n] if n < len(alts) else ""))
     upgrade(s.database_url)
-    network = PLATFORMS[platform]
-    target = Target(platform, limit or network.max_text, network.text_length, network.max_photos,
-                    network.max_photo_bytes, network.max_alt_text)
+    goes_to = target(platform, platform, limit or PLATFORMS[platform].max_text)
     try:
-        outcome = check_draft(s, Draft(text, tuple(photos)), [target])
+        outcome = check_draft(s, Draft(text, tuple(photos)), [goes_to])
     except WrongKey as exc:
         raise click.ClickException(f"the consent registry cannot be read: {exc}")
     result = {"verdict": outcome.verdict, "findings": [f.as_dict() for f in outcome.findings],

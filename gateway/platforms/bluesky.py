@@ -44,7 +44,8 @@ from gateway.platforms.bluesky_errors import (
     APP_PASSWORDS, SDK_ERRORS, ambiguous, is_not_found, needs_new_session, xrpc_error,
 )
 from gateway.platforms.bluesky_session import BlueskyAccount, Connection, as_registered
-from gateway.platforms.bluesky_text import MAX_GRAPHEMES, MAX_TEXT_BYTES, grapheme_length, rich_text
+from gateway.platforms.bluesky_text import MAX_GRAPHEMES, MAX_TEXT_BYTES, rich_text
+from gateway.platforms.graphemes import grapheme_length
 
 log = logging.getLogger(__name__)
 

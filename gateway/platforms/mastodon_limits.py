@@ -8,13 +8,14 @@ below are Mastodon's own (the same documentation's example, and Mastodon's code)
 from __future__ import annotations
 
 import re
-import unicodedata
 import warnings
 from dataclasses import dataclass
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # twitter_text imports the deprecated pkg_resources
     from twitter_text import extract_urls_with_indices
+
+from gateway.platforms.graphemes import grapheme_length
 
 MAX_TEXT = 500
 URL_LENGTH = 23
@@ -25,7 +26,6 @@ MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
 # Mastodon counts @name@other.server as @name (Account::MENTION_RE); the same pattern Mastodon.py uses.
 _REMOTE_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+)", re.IGNORECASE)
-_REGIONAL = range(0x1F1E6, 0x1F200)
 
 
 @dataclass(frozen=True)
@@ -95,30 +95,7 @@ def text_length(text: str, url_length: int = URL_LENGTH) -> int:
     for link in links:
         start, end = link["indices"]
         text = text[:start] + "x" * url_length + text[end:]
-    return _graphemes(_REMOTE_MENTION.sub(r"\1@\3", text))
-
-
-def _graphemes(text: str) -> int:
-    """User-perceived characters, close to Unicode's extended grapheme clusters (the standard library has none).
-
-    Marks, joiners, variation selectors, skin tones and emoji tags extend the character before them; a
-    character after a zero-width joiner (one emoji made of several) and the second of a pair of regional
-    indicators (a flag) do not start a new one.
-    """
-    count = 0
-    joined = regional_open = False
-    for ch in unicodedata.normalize("NFC", text):
-        cp = ord(ch)
-        extends = (unicodedata.category(ch) in ("Mn", "Me", "Mc") or cp == 0x200D or 0xFE00 <= cp <= 0xFE0F
-                   or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F or 0xE0100 <= cp <= 0xE01EF)
-        if cp in _REGIONAL:
-            extends, regional_open = regional_open, not regional_open
-        else:
-            regional_open = False
-        if not extends and not joined:
-            count += 1
-        joined = cp == 0x200D
-    return count
+    return grapheme_length(_REMOTE_MENTION.sub(r"\1@\3", text))
 
 
 def _get(mapping, name: str):

@@ -28,11 +28,11 @@ LEASE_GRACE = 5  # seconds past a job's timeout before the reconciler takes its 
 MAX_ATTEMPTS = 8
 
 
-def target(account) -> Target:
-    """An account the post goes to: its text limit, counted as its network counts text, and its network's photo limits."""
-    platform = PLATFORMS[account.platform]
-    return Target(account.label, account.text_limit, platform.text_length, platform.max_photos,
-                  platform.max_photo_bytes, platform.max_alt_text)
+def target(label: str, platform_name: str, text_limit: int) -> Target:
+    """Where a post goes: its text limit, counted as its network counts text, and its network's photo limits."""
+    platform = PLATFORMS[platform_name]
+    return Target(label, text_limit, platform.text_length, platform.max_photos, platform.max_photo_bytes,
+                  platform.max_alt_text)
 
 
 _MATCHERS: dict[tuple, NameMatcher] = {}
@@ -73,7 +73,7 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
-        text, limits = post.text, [target(account) for account in post.accounts]
+        text, limits = post.text, [target(a.label, a.platform, a.text_limit) for a in post.accounts]
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
         session.commit()  # no transaction stays open while the checks run
         try:

@@ -9,7 +9,7 @@ import pytest
 from gateway.models import Account
 from moderation.models import Post
 from tests.helpers import add_network_account, post_id_of, submit
-from tests.mastodon_api import TEST_CREDENTIALS as MASTODON_CREDENTIALS, MastodonApiEmulator
+from tests import mastodon_api
 from tests.networks import HANDLE, HARNESSES
 
 
@@ -50,9 +50,9 @@ def test_a_post_to_two_accounts_is_shown_on_each_and_published_once_on_each(logi
 
 
 def test_a_mastodon_account_takes_its_own_servers_limit_before_review(login, read, fetch):
-    with MastodonApiEmulator(username=HANDLE) as server:
+    with mastodon_api.MastodonApiEmulator(username=HANDLE) as server:
         server.configuration["statuses"]["max_characters"] = 1000  # this server's administrators raised it
-        account_id, _pages = add_network_account(login("head"), read, "mastodon", dict(MASTODON_CREDENTIALS))
+        account_id, _pages = add_network_account(login("head"), read, "mastodon", dict(mastodon_api.TEST_CREDENTIALS))
     assert fetch(Account, account_id).text_limit == 1000
     teacher = login("teacher")
     fits = post_id_of(submit(teacher, "a" * 1000, account_id=str(account_id)))

@@ -17,7 +17,7 @@ from gateway.platforms.base import (
 )
 from gateway.platforms.bluesky import PLATFORM, RKEY_EPOCH_MICROS, TID_ALPHABET, BlueskyPublisher, check, record_key
 from gateway.platforms.bluesky_session import BlueskyAccount, service_url
-from gateway.platforms.bluesky_text import grapheme_length
+from gateway.platforms.graphemes import grapheme_length
 from tests.bluesky_api import APP_PASSWORD, DID, HANDLE, MAIN_PASSWORD, BlueskyEmulator
 
 TIMEOUT = 2.0  # seconds each call may take; the emulator's late answers come after it

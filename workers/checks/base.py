@@ -6,6 +6,7 @@ and its own records. Nothing else passes between checks.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -83,7 +84,7 @@ class CheckResult:
     photo_records: tuple[Mapping[str, Any], ...] = ()          # one mapping per photo, named likewise
 
 
-class Check:
+class Check(ABC):
     """Subclass, set `name` (teachers read it when the check crashes) and write `run`.
 
     `records` and `photo_records` name what the check keeps; each is [] when the check did not finish.
@@ -96,8 +97,9 @@ class Check:
     def prepare(self, context: CheckContext) -> None:
         self.context = context
 
+    @abstractmethod
     def run(self, draft: Draft) -> CheckResult:
-        raise NotImplementedError
+        """The check on the draft the checks before it left."""
 
     def fail_closed(self, draft: Draft) -> Draft:
         """The draft the next checks see, and the outcome keeps, when this check raised."""
