@@ -9,6 +9,7 @@ from benchmarks import median_seconds
 from consent_registry.consent import Status
 from consent_registry.faces import FaceContext, FaceSettings
 from consent_registry.matching import Gallery
+from consent_registry.models import SOCIAL
 from tests.shared_fixtures import FIXTURES
 from workers.checks.faces import check_faces
 from workers.checks.photos import PhotoLimits, clean_photo
@@ -43,7 +44,7 @@ def run(repeats: int = 3) -> list[dict]:
     rows = []
     small = _photo("group_two_people.jpg")
     large = _photo("group_two_people.jpg", long_side=2048)
-    context = FaceContext(_gallery(2000), lambda person_id: Status(True, "test"), FaceSettings())
+    context = FaceContext(_gallery(2000), (SOCIAL,), lambda person_id, channel: Status(True, "test"), FaceSettings())
     for name, data in (small, large):
         ours = median_seconds(lambda: check_faces(data, "JPEG", name, context, PhotoLimits()), repeats)
         bare = median_seconds(lambda: _bare(data), repeats)

@@ -22,8 +22,19 @@ class Status:
 
 
 def current_photo_consent(person: Person, channel: str = SOCIAL) -> PhotoConsent | None:
+    """The newest decision recorded for exactly this channel."""
     records = [c for c in person.photo_consents if c.channel == channel]
     return records[-1] if records else None
+
+
+def own_channels(person: Person) -> list[str]:
+    """The networks with a decision of their own, rather than the general social-media one."""
+    return sorted({c.channel for c in person.photo_consents} - {SOCIAL})
+
+
+def effective_photo_consent(person: Person, channel: str) -> PhotoConsent | None:
+    """A network's own decision where one was recorded; otherwise the general social-media one."""
+    return (channel != SOCIAL and current_photo_consent(person, channel)) or current_photo_consent(person, SOCIAL)
 
 
 def current_biometric_consent(person: Person) -> BiometricConsent | None:
@@ -35,10 +46,10 @@ def in_school(person: Person, today: date) -> bool:
 
 
 def photo_status(person: Person, today: date, channel: str = SOCIAL) -> Status:
-    """May this person's photo be published on the channel today?"""
+    """May this person's photo be published on the channel (SOCIAL, or a network's name) today?"""
     if not in_school(person, today):
         return Status(False, "has left the school")
-    record = current_photo_consent(person, channel)
+    record = effective_photo_consent(person, channel)
     if record is None:
         return Status(False, "no consent on record")
     if record.status != GRANTED:
@@ -73,16 +84,22 @@ def record_photo_consent(session, person: Person, status: str, by, *, given_by: 
     if expires_on and given_on and expires_on < given_on:
         raise ConsentError("the expiry date is before the date consent was given")
     today = today or date.today()
-    was_allowed = person.id is not None and photo_status(person, today, channel).ok
+    channels = {SOCIAL, channel, *own_channels(person)}  # any other network follows SOCIAL
+    before = _allowed_on(person, today, channels) if person.id is not None else set()
     session.add(PhotoConsent(person=person, channel=channel, status=status, given_by=given_by, given_on=given_on,
                              expires_on=expires_on, evidence=evidence, recorded_by=audit.actor_label(by)))
     audit.record(session, by, "photo_consent_recorded", f"person:{person.mis_id}", channel=channel, status=status,
                  given_by=given_by, given_on=given_on, expires_on=expires_on, evidence=evidence)
     session.flush()
-    now = photo_status(person, today, channel)
-    if was_allowed and not now.ok:
-        return after_photo_consent_ended(session, person, by, now.reason)
+    ended = before - _allowed_on(person, today, channels)
+    if ended:
+        reason = photo_status(person, today, channel if channel in ended else min(ended)).reason
+        return after_photo_consent_ended(session, person, by, reason, lambda c: photo_status(person, today, c).ok)
     return Consequences()
+
+
+def _allowed_on(person: Person, today: date, channels) -> set[str]:
+    return {c for c in channels if photo_status(person, today, c).ok}
 
 
 def record_biometric_consent(session, person: Person, status: str, by, *, given_by: str = "",
@@ -112,10 +129,16 @@ def delete_templates_unless_allowed(session, person: Person, by, today: date) ->
 
 
 def withdraw(session, person: Person, consent: str, by, today: date | None = None) -> Consequences:
-    """Withdraw social photo consent or biometric consent."""
+    """Withdraw photo consent on every social network (the general one and each network's own), or biometric."""
     today = today or date.today()
     if consent == SOCIAL:
-        return record_photo_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
+        result = Consequences()
+        for channel in [SOCIAL, *own_channels(person)]:
+            record = current_photo_consent(person, channel)
+            if record is None or record.status != WITHDRAWN:
+                result.add(record_photo_consent(session, person, WITHDRAWN, by, given_on=today, channel=channel,
+                                                today=today))
+        return result
     if consent == "biometric":
         record_biometric_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
         return Consequences()
@@ -123,17 +146,19 @@ def withdraw(session, person: Person, consent: str, by, today: date | None = Non
 
 
 def consent_changes(session, post, today: date) -> list[str]:
-    """Just before publishing: why a face shown as consented may no longer be shown (empty if nothing changed)."""
+    """Just before publishing: why a face shown on one of the networks may no longer be shown there (empty if
+    nothing changed). Every network of the post is looked at, so its accounts never get differently checked posts."""
     reasons = []
     for image in post.images:
         for face in image.faces:
-            if face.verdict != "consented":
+            if not face.shown_on:
                 continue
             person = session.get(Person, face.person_id) if face.person_id else None
             if person is None:
                 reasons.append(f"a person shown in {image.label} is no longer in the registry")
                 continue
-            for status in (photo_status(person, today), biometric_status(person, today)):
-                if not status.ok:
+            statuses = [photo_status(person, today, channel) for channel in face.shown_on]
+            for status in [*statuses, biometric_status(person, today)]:
+                if not status.ok and f"someone shown in {image.label}: {status.reason}" not in reasons:
                     reasons.append(f"someone shown in {image.label}: {status.reason}")
     return reasons

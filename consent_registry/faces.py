@@ -46,10 +46,12 @@ class FaceSettings:
 
 @dataclass
 class FaceContext:
-    """What the face check needs from the registry: the templates and each enrolled person's consent today."""
+    """What the face check needs from the registry: the templates and each enrolled person's consent today on each
+    channel the photo goes to."""
 
     gallery: Gallery
-    consent_of: Callable[[int], Status]
+    channels: tuple[str, ...]
+    consent_of: Callable[[int, str], Status]  # (person id, channel)
     settings: FaceSettings
 
 

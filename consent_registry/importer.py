@@ -1,4 +1,9 @@
-"""Importing people and consents from the school's MIS export (CSV): all rows are checked before anything changes."""
+"""Importing people and consents from the school's MIS export (CSV): all rows are checked before anything changes.
+
+Besides COLUMNS, a file may have a `<network>_consent` column for any network the gateway publishes to (for
+example `facebook_consent`): that network's own decision, given by the same person on the same form as the
+social-media consent (so it shares its given-by, date and expiry). Left empty, the social-media consent applies.
+"""
 from __future__ import annotations
 
 import csv
@@ -10,7 +15,7 @@ from sqlalchemy import select
 
 from consent_registry.consent import (
     current_biometric_consent, current_photo_consent, record_biometric_consent, record_photo_consent)
-from consent_registry.models import PUPIL, STAFF, STATUSES, Person
+from consent_registry.models import PUPIL, SOCIAL, STAFF, STATUSES, Person
 from consent_registry.withdrawal import Consequences
 from moderation import audit
 
@@ -44,15 +49,19 @@ def _date(value: str, column: str, problems: list[str]) -> date | None:
         return None
 
 
-def _parse(number: int, raw: dict) -> tuple[Row | None, list[str]]:
-    v = {k: (raw.get(k) or "").strip() for k in COLUMNS}
+def _channel_column(channel: str) -> str:
+    return f"{channel}_consent"
+
+
+def _parse(number: int, raw: dict, channels) -> tuple[Row | None, list[str]]:
+    v = {k: (raw.get(k) or "").strip() for k in [*COLUMNS, *map(_channel_column, channels)]}
     problems = []
     for column in ("mis_id", "first_name", "last_name"):
         if not v[column]:
             problems.append(f"{column} is empty")
     if v["kind"].lower() not in (PUPIL, STAFF):
         problems.append(f"kind must be pupil or staff, not {v['kind']!r}")
-    for column in ("social_consent", "biometric_consent"):
+    for column in ("social_consent", "biometric_consent", *map(_channel_column, channels)):
         if v[column] and v[column].lower() not in STATUSES:
             problems.append(f"{column} must be one of {', '.join(STATUSES)} or empty, not {v[column]!r}")
     if v["child_objects"].lower() not in YES | NO:
@@ -66,12 +75,14 @@ def _parse(number: int, raw: dict) -> tuple[Row | None, list[str]]:
         "biometric": v["biometric_consent"].lower() or None, "biometric_by": v["biometric_consent_given_by"],
         "biometric_on": _date(v["biometric_consent_date"], "biometric_consent_date", problems),
         "child_objects": v["child_objects"].lower() in YES,
+        "channels": {c: v[_channel_column(c)].lower() for c in channels if v[_channel_column(c)]},
     }
     return (None if problems else Row(number, values)), [f"row {number}: {p}" for p in problems]
 
 
-def plan(session, text: str) -> ImportPlan:
-    """Check every row and describe what importing would change."""
+def plan(session, text: str, channels=()) -> ImportPlan:
+    """Check every row and describe what importing would change; `channels` are the networks that may have a
+    consent column of their own."""
     result = ImportPlan()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -80,7 +91,7 @@ def plan(session, text: str) -> ImportPlan:
         return result
     seen: dict[str, int] = {}
     for number, raw in enumerate(reader, start=2):
-        row, problems = _parse(number, raw)
+        row, problems = _parse(number, raw, channels)
         mis_id = (raw.get("mis_id") or "").strip()
         if mis_id and mis_id in seen:
             problems.append(f"row {number}: mis_id {mis_id} is also on row {seen[mis_id]}")
@@ -99,10 +110,15 @@ def _person(session, mis_id: str) -> Person | None:
     return session.scalar(select(Person).where(Person.mis_id == mis_id))
 
 
-def _photo_differs(person, v) -> bool:
-    current = current_photo_consent(person) if person else None
-    return v["social"] is not None and (current is None or (current.status, current.given_by, current.given_on,
-                                        current.expires_on) != (v["social"], v["social_by"], v["social_on"], v["social_expires"]))
+def _photo_decisions(v) -> dict[str, str]:
+    """The row's photo decisions by channel: the social-media one and each network's own."""
+    return ({SOCIAL: v["social"]} if v["social"] else {}) | v["channels"]
+
+
+def _photo_differs(person, v, channel: str) -> bool:
+    current = current_photo_consent(person, channel) if person else None
+    return current is None or (current.status, current.given_by, current.given_on, current.expires_on) != (
+        _photo_decisions(v)[channel], v["social_by"], v["social_on"], v["social_expires"])
 
 
 def _biometric_differs(person, v) -> bool:
@@ -121,8 +137,10 @@ def _describe(session, v) -> list[str]:
         changed = [f for f in PERSON_FIELDS if getattr(person, f) != v[f]]
         if changed:
             changes.append(f"{name}: {', '.join(changed)} updated")
-    if _photo_differs(person, v):
-        changes.append(f"{name}: social media photo consent {v['social']}")
+    for channel, status in _photo_decisions(v).items():
+        if _photo_differs(person, v, channel):
+            where = "social media" if channel == SOCIAL else channel
+            changes.append(f"{name}: {where} photo consent {status}")
     if _biometric_differs(person, v):
         objection = " (the child objects)" if v["child_objects"] else ""
         changes.append(f"{name}: biometric consent {v['biometric']}{objection}")
@@ -143,12 +161,11 @@ def apply(session, import_plan: ImportPlan, by, today: date) -> Consequences:
         for f in PERSON_FIELDS:
             setattr(person, f, v[f])
         session.flush()
-        if _photo_differs(person, v):
-            found = record_photo_consent(session, person, v["social"], by, given_by=v["social_by"],
-                                         given_on=v["social_on"], expires_on=v["social_expires"],
-                                         evidence="MIS import", today=today)
-            consequences.rechecked += found.rechecked
-            consequences.takedowns += found.takedowns
+        for channel, status in _photo_decisions(v).items():
+            if _photo_differs(person, v, channel):
+                consequences.add(record_photo_consent(
+                    session, person, status, by, given_by=v["social_by"], given_on=v["social_on"],
+                    expires_on=v["social_expires"], evidence="MIS import", channel=channel, today=today))
         if _biometric_differs(person, v):
             record_biometric_consent(session, person, v["biometric"], by, given_by=v["biometric_by"],
                                      given_on=v["biometric_on"], child_objects=v["child_objects"],

@@ -11,8 +11,7 @@ from gateway.core.db import Base, UTCDateTime, utcnow
 PUPIL, STAFF = "pupil", "staff"
 GRANTED, REFUSED, WITHDRAWN = "granted", "refused", "withdrawn"
 STATUSES = (GRANTED, REFUSED, WITHDRAWN)
-SOCIAL = "social"
-CHANNELS = (SOCIAL,)
+SOCIAL = "social"  # the general social-media consent; a network's own consent is on the channel of its name
 
 
 class Person(Base):

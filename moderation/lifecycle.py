@@ -113,10 +113,13 @@ def _move(post, action: str) -> None:
 
 
 def content_hash(text: str, images) -> str:
-    """Hash of exactly what would be published: cleaned text, photo bytes' hashes and cleaned alt texts, in order."""
+    """Hash of exactly what would be published: cleaned text, photo bytes' hashes (each network's own rendition
+    too) and cleaned alt texts, in order."""
     h = hashlib.sha256(text.encode())
     for image in images:
         h.update(b"\0" + (image.clean_sha256 or "none").encode() + b"\0" + (image.clean_alt_text or "").encode())
+        for rendition in image.renditions:
+            h.update(b"\0" + rendition.channel.encode() + b"=" + rendition.sha256.encode())
     return h.hexdigest()
 
 

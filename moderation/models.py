@@ -81,6 +81,29 @@ class PostImage(Base):
     post: Mapped[Post] = relationship(back_populates="images")
     faces: Mapped[list[ImageFace]] = relationship(
         order_by="ImageFace.id", cascade="all, delete-orphan", back_populates="image")
+    renditions: Mapped[list[ImageRendition]] = relationship(
+        order_by="ImageRendition.channel", cascade="all, delete-orphan", back_populates="image")
+
+    def rendition_for(self, channel: str) -> tuple[str | None, str | None]:
+        """(storage key, SHA-256) of what a network gets: its own rendition, or the clean one every other gets."""
+        own = next((r for r in self.renditions if r.channel == channel), None)
+        return (own.key, own.sha256) if own else (self.clean_key, self.clean_sha256)
+
+
+class ImageRendition(Base):
+    """A photo as one network gets it, where that differs from the clean rendition: a face is shown on it because
+    the consent for that network covers it (consent_registry: per-channel consent)."""
+
+    __tablename__ = "image_renditions"
+    __table_args__ = (UniqueConstraint("image_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("post_images.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(80))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    image: Mapped[PostImage] = relationship(back_populates="renditions")
 
 
 class ImageFace(Base):
@@ -94,7 +117,8 @@ class ImageFace(Base):
     verdict: Mapped[str] = mapped_column(String(20))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     distance: Mapped[float | None] = mapped_column(Float)
-    obscured: Mapped[bool] = mapped_column(Boolean)
+    obscured: Mapped[bool] = mapped_column(Boolean)       # covered in at least one rendition
+    shown_on: Mapped[list] = mapped_column(JSON, default=list)  # the channels whose rendition shows it
 
     image: Mapped[PostImage] = relationship(back_populates="faces")
 

@@ -9,17 +9,21 @@ first worker to need them enrols, and the others read its result from a file in 
 from __future__ import annotations
 
 import fcntl
+import io
 import hashlib
 import os
 import pickle
+from datetime import date
 from pathlib import Path
 
+import face_recognition
 import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from consent_registry import importer
-from consent_registry.consent import biometric_status
+from consent_registry.consent import biometric_status, record_photo_consent
 from consent_registry.enrolment import enrol
 from consent_registry.faces import FaceSettings
 from consent_registry.matching import seal, unseal
@@ -124,3 +128,20 @@ def registry(settings, enrolled):
 def context(settings):
     with session_for(settings.database_url) as session:
         return face_context(session, settings)
+
+
+def biden_is_visible(data: bytes) -> bool:
+    """Does the photo still show Joe Biden's face, as face_recognition (not our check) sees it?"""
+    biden = face_recognition.face_encodings(face_recognition.load_image_file(fixture_path("faces/biden_1.jpg")))[0]
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    encodings = face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb, 2))
+    return bool(encodings) and min(face_recognition.face_distance(encodings, biden)) < 0.5
+
+
+def consent_for_facebook_only(settings) -> None:
+    """Joe Biden (P002), who refused social media, is given consent for the school's Facebook Page."""
+    with session_for(settings.database_url) as session:
+        person = session.scalar(select(Person).where(Person.mis_id == "P002"))
+        record_photo_consent(session, person, "granted", "test", given_by="Joe Biden", given_on=date(2026, 9, 1),
+                             channel="facebook", today=school_today(settings))
+        session.commit()

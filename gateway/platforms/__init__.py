@@ -40,10 +40,10 @@ def publisher_for(account, settings) -> Publisher:
 
 
 def outgoing_for(publication, settings) -> Outgoing:
-    """Exactly what goes out for a publication: its post's cleaned text and clean renditions."""
-    post = publication.post
-    photos = [OutgoingPhoto(storage.get(settings.media, i.clean_key), i.clean_format, i.clean_alt_text or "")
-              for i in post.images]
+    """Exactly what goes out for a publication: its post's cleaned text and each photo as its network gets it."""
+    post, channel = publication.post, publication.account.platform
+    photos = [OutgoingPhoto(storage.get(settings.media, i.rendition_for(channel)[0]), i.clean_format,
+                            i.clean_alt_text or "") for i in post.images]
     return Outgoing(
         key=f"{publication.id}", text=post.cleaned_text or "", photos=photos,
         approved_by=post.approved_by.name if post.approved_by else "", approved_at=post.approved_at,

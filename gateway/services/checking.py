@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import inspect, select
 
 from consent_registry.consent import in_school
-from consent_registry.models import Person
+from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import face_context, school_today
 from gateway.core import storage
 from gateway.core.crypto import WrongKey
@@ -16,7 +16,7 @@ from gateway.core.db import session_for
 from gateway.platforms import PLATFORMS
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
-from moderation.models import FindingRow, ImageFace, Post
+from moderation.models import FindingRow, ImageFace, ImageRendition, Post
 from workers.checks.names import NameMatcher, RosterPerson
 from workers.checks.base import CheckContext, Draft, Photo, Target
 from workers.checks.photos import PhotoLimits
@@ -31,8 +31,8 @@ MAX_ATTEMPTS = 8
 def target(label: str, platform_name: str, text_limit: int) -> Target:
     """Where a post goes: its text limit, counted as its network counts text, and its network's photo limits."""
     platform = PLATFORMS[platform_name]
-    return Target(label, text_limit, platform.text_length, platform.max_photos, platform.max_photo_bytes,
-                  platform.max_alt_text)
+    return Target(label, platform_name, platform.title, text_limit, platform.text_length, platform.max_photos,
+                  platform.max_photo_bytes, platform.max_alt_text)
 
 
 _MATCHERS: dict[tuple, NameMatcher] = {}
@@ -53,9 +53,12 @@ def name_matcher(session, settings) -> NameMatcher:
 
 
 def check_context(session, settings, photos: bool, targets=()) -> CheckContext:
-    """Everything the checks read, loaded once: the registry's faces (only for photos), the roster, the link lists."""
-    return CheckContext(PhotoLimits.from_settings(settings), face_context(session, settings) if photos else None,
-                        name_matcher(session, settings), link_policy(session, settings), tuple(targets))
+    """Everything the checks read, loaded once: the registry's faces (only for photos) with consent on each of the
+    targets' networks (the general social-media consent when there are none), the roster, the link lists."""
+    channels = sorted({t.channel for t in targets}) or [SOCIAL]
+    faces = face_context(session, settings, channels) if photos else None
+    return CheckContext(PhotoLimits.from_settings(settings), faces, name_matcher(session, settings),
+                        link_policy(session, settings), tuple(targets))
 
 
 def check_draft(settings, draft: Draft, targets=()) -> Outcome:
@@ -112,8 +115,12 @@ def _save(session, settings, post_id, attempt, outcome: Outcome) -> None:
         image.clean_key = storage.put(settings.media, photo.data) if photo.data else None
         image.clean_sha256 = hashlib.sha256(photo.data).hexdigest() if photo.data else None
         image.clean_format, image.width, image.height = photo.format, photo.width, photo.height
+        for rendition in image.renditions:
+            storage.delete(settings.media, rendition.key)
+        image.renditions = [ImageRendition(channel=channel, key=storage.put(settings.media, data),
+                                           sha256=hashlib.sha256(data).hexdigest()) for channel, data in photo.renditions]
         image.faces = [ImageFace(box=f["box"], verdict=f["verdict"], person_id=f["person"], distance=f["distance"],
-                                 obscured=f["obscured"]) for f in photo.faces]
+                                 obscured=f["obscured"], shown_on=f["shown_on"]) for f in photo.faces]
     post.findings = [
         FindingRow(code=f.code, severity=f.severity, message=f.message, subject=f.subject, evidence=f.evidence)
         for f in outcome.findings

@@ -18,6 +18,7 @@ from consent_registry.models import Person
 from consent_registry.registry import school_today
 from consent_registry.withdrawal import Consequences, posts_featuring
 from gateway.core.errors import Refused
+from gateway.platforms import PLATFORMS
 from gateway.services.queueing import commit_then_enqueue
 from moderation.lifecycle import STATE_NAMES
 from moderation.models import Post
@@ -42,6 +43,11 @@ class Profile:
     photo: Status
     biometric: Status
     posts: list[Post]  # every post with a photo in which the person was recognised
+    networks: list[tuple[str, str, Status]]  # (channel, title, status) where a network has a decision of its own
+
+    @property
+    def may_appear_somewhere(self) -> bool:
+        return self.photo.ok or any(status.ok for _, _, status in self.networks)
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,10 @@ def search(session, settings, q: str) -> list[tuple[Person, Status]]:
 
 def profile(session, settings, person: Person) -> Profile:
     today = school_today(settings)
+    networks = [(c, PLATFORMS[c].title if c in PLATFORMS else c, consent.photo_status(person, today, c))
+                for c in consent.own_channels(person)]
     return Profile(person, consent.photo_status(person, today), consent.biometric_status(person, today),
-                   posts_featuring(session, person, list(STATE_NAMES)))
+                   posts_featuring(session, person, list(STATE_NAMES)), networks)
 
 
 def record_photo(session, settings, person: Person, status: str, by, *, given_by: str = "",
@@ -110,7 +118,7 @@ def enrol(session, settings, person: Person, photos: list[tuple[str, bytes]], by
 
 def import_people(session, settings, text: str, by, *, dry_run: bool = False) -> Imported:
     """Import people and consents from the MIS export; a file with any bad row, or a dry run, changes nothing."""
-    plan = importer.plan(session, text)
+    plan = importer.plan(session, text, tuple(PLATFORMS))
     if plan.errors or dry_run:
         return Imported(plan, FollowUp())
     consequences = importer.apply(session, plan, by, school_today(settings))
@@ -119,7 +127,7 @@ def import_people(session, settings, text: str, by, *, dry_run: bool = False) ->
 
 def preview_import(session, settings, text: str) -> Preview:
     """What importing the file would change; a file without errors is kept (owner only) until it is confirmed."""
-    plan = importer.plan(session, text)
+    plan = importer.plan(session, text, tuple(PLATFORMS))
     if plan.errors:
         return Preview(plan, None)
     token = secrets.token_hex(16)

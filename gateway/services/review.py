@@ -32,22 +32,28 @@ class Preview:
     photos: int
     max_photos: int
     long_alt_texts: tuple[str, ...]  # labels of the photos whose description is over the network's limit
+    shown: tuple[str, ...]  # the people recognised whose faces this network's photos show (their consent covers it)
+    covered: int            # faces covered in this network's photos
 
     @property
     def fits(self) -> bool:
         return self.count <= self.limit and self.photos <= self.max_photos and not self.long_alt_texts
 
 
-def previews(post: Post) -> list[Preview]:
-    """One Preview per account the post goes to, for the review page."""
+def previews(post: Post, names: dict[int, str]) -> list[Preview]:
+    """One Preview per account the post goes to, for the review page; `names` are the people's, by id."""
     text = post.cleaned_text if post.cleaned_text is not None else post.text
+    faces = [f for i in post.images for f in i.faces]
     out = []
     for account in post.accounts:
         platform = PLATFORMS[account.platform]
         long_alts = tuple(i.label for i in post.images
                           if len(i.clean_alt_text or i.alt_text or "") > platform.max_alt_text)
+        shown = tuple(sorted({names[f.person_id] for f in faces if account.platform in f.shown_on
+                              and f.person_id in names}))
+        covered = sum(f.obscured and account.platform not in f.shown_on for f in faces)
         out.append(Preview(account, platform.title, platform.text_length(text), account.text_limit,
-                           len(post.images), platform.max_photos, long_alts))
+                           len(post.images), platform.max_photos, long_alts, shown, covered))
     return out
 
 

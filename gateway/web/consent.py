@@ -60,7 +60,8 @@ def search():
 def person(mis_id):
     shown = consent.profile(db(), settings(), _person(mis_id))
     return render_template("person.html", person=shown.person, photo=shown.photo, biometric=shown.biometric,
-                           statuses=STATUSES, posts=shown.posts, names=STATE_NAMES)
+                           statuses=STATUSES, posts=shown.posts, names=STATE_NAMES, profile=shown,
+                           titles={c: title for c, title, _ in shown.networks})
 
 
 @bp.post("/<mis_id>/<any(photo, biometric):kind>")

@@ -144,12 +144,13 @@ def withdraw(post_id):
 @bp.get("/posts/<int:post_id>/photos/<int:position>/clean")
 @requires(anyone)
 def clean_photo(post_id, position):
-    """The clean rendition, the only version ever published."""
+    """The clean rendition (as ?network= gets it, where its consent shows more), the only versions ever published."""
     post = load_post(post_id)
     image = next((i for i in post.images if i.position == position and i.clean_key), None)
     if image is None:
         abort(404)
-    return Response(storage.get(settings().media, image.clean_key), mimetype=MIME[image.clean_format],
+    key, _ = image.rendition_for(request.args.get("network", ""))
+    return Response(storage.get(settings().media, key), mimetype=MIME[image.clean_format],
                     headers={"Cache-Control": "private, no-store"})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from consent_registry.models import Person, Takedown
 from gateway.core import storage
 from gateway.core.errors import Refused
+from gateway.platforms import PLATFORMS
 from gateway.services import review
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.posts import load_post, local_time
@@ -42,8 +43,27 @@ def page(post_id):
     ids = {f.person_id for i in post.images for f in i.faces if f.person_id}
     people = {p.id: p for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
     takedowns = db().scalars(select(Takedown).where(Takedown.post_id == post.id)).all()
+    previews = review.previews(post, {i: p.display_name for i, p in people.items()})
     return render_template("review.html", post=post, names=lifecycle.STATE_NAMES, people=people, takedowns=takedowns,
-                           own=post.author_id == current_user.id, previews=review.previews(post))
+                           own=post.author_id == current_user.id, previews=previews, networks=Networks)
+
+
+class Networks:
+    """How the review page names the networks a photo goes to."""
+
+    @staticmethod
+    def title(channel: str) -> str:
+        return PLATFORMS[channel].title if channel in PLATFORMS else "social media"
+
+    @staticmethod
+    def titles(channels) -> str:
+        return ", ".join(map(Networks.title, channels))
+
+    @staticmethod
+    def everywhere_else(post: Post, image) -> list[str]:
+        """The networks of the post that get the clean rendition rather than one of their own."""
+        own = {r.channel for r in image.renditions}
+        return sorted({Networks.title(a.platform) for a in post.accounts if a.platform not in own})
 
 
 def _refused(post_id: int, message: str):
@@ -80,11 +100,19 @@ def annotated(post_id, position):
         top, right, bottom, left = face.box
         colour = COLOURS[face.verdict]
         draw.rectangle([left, top, right, bottom], outline=colour, width=width)
-        label = names.get(face.person_id, "unidentified") + (" (obscured)" if face.obscured else "")
+        label = names.get(face.person_id, "unidentified") + _where(face)
         draw.text((left, bottom + width), label, fill=colour, font=font, stroke_width=2, stroke_fill="white")
     out = io.BytesIO()
     picture.save(out, "JPEG", quality=85)
     return Response(out.getvalue(), mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def _where(face) -> str:
+    if not face.obscured:
+        return ""
+    if face.shown_on:
+        return f" (shown on {Networks.titles(face.shown_on)} only)"
+    return " (obscured)"
 
 
 @bp.post("/review/<int:post_id>/photos/<int:position>/obscure")

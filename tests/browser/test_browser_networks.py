@@ -11,9 +11,13 @@ from playwright.sync_api import expect
 
 from gateway.platforms import outgoing_for, publisher_for
 from moderation.models import Post, Publication
+from tests.bluesky_api import APP_PASSWORD, BlueskyEmulator
+from tests.facebook_api import TEST_CREDENTIALS as FACEBOOK, FacebookApiEmulator
 from tests.helpers import add_network_account, big_photo
 from tests.live import log_in, log_out, open_for_review
 from tests.networks import HANDLE, HARNESSES
+from tests.registry import biden_is_visible, consent_for_facebook_only
+from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.browser
 NETWORKS = ("mastodon", "bluesky", "facebook")
@@ -59,3 +63,43 @@ def test_a_post_to_three_networks_is_published_on_all_three(browser_page, live_a
         assert post.state == "published" and len(post.publications) == 3
         for publication in (fetch(Publication, p.id) for p in post.publications):  # each network holds the post
             assert publisher_for(publication.account, settings).find(outgoing_for(publication, settings))
+
+
+def test_the_review_page_shows_each_networks_photo_where_consent_differs(
+        browser_page, live_app, registry, login, read, work_here, settings):
+    """Joe Biden's parents agreed to the school's Facebook Page only: SMT sees him shown there and covered on
+    Bluesky, and each network's photo as it will go out."""
+    consent_for_facebook_only(settings)
+    page, live, text = browser_page, live_app, "Our visitors at assembly"
+    with FacebookApiEmulator(), BlueskyEmulator() as bsky:
+        add_network_account(login("head"), read, "facebook", dict(FACEBOOK))
+        add_network_account(login("head"), read, "bluesky", {"app_password": APP_PASSWORD, "service": bsky.url})
+        log_in(page, live, "teacher")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="New post").click()
+        page.fill("#text", text)
+        for name in ("facebook", "bluesky"):
+            page.get_by_label(f"{HANDLE} ({name})").check()
+        page.set_input_files("#photo_1", str(fixture_path("faces/group_two_people.jpg")))
+        page.fill("#alt_new_1", "Two visitors smiling")
+        page.get_by_role("button", name="Submit for checks and approval").click()
+        expect(page.locator(".flash")).to_contain_text("Submitted")
+        log_out(page)
+        work_here()
+
+        log_in(page, live, "smt")
+        open_for_review(page, live, text)
+        faces = page.locator("table").filter(has_text="Distance").locator("tbody tr")
+        expect(faces.filter(has_text="Joe Biden")).to_contain_text("Facebook only; covered elsewhere")
+        expect(faces.filter(has_text="Barack Obama")).to_contain_text("every network")
+        targets = page.locator("table.targets tbody tr")
+        expect(targets.filter(has_text="(facebook)")).to_contain_text("shown: Barack Obama, Joe Biden")
+        expect(targets.filter(has_text="(bluesky)")).to_contain_text("shown: Barack Obama; 1 covered")
+        expect(page.locator(".findings")).to_contain_text("1 face obscured on Bluesky: consent refused")
+        photos = {"Facebook": page.locator("figure").filter(has_text="on Facebook, whose consent covers more faces"),
+                  "Bluesky": page.locator("figure").filter(has_text="group_two_people.jpg) on Bluesky:")}
+        shown = {}
+        for network, figure in photos.items():
+            expect(figure).to_have_count(1)
+            src = figure.locator("img").get_attribute("src")
+            shown[network] = biden_is_visible(page.request.get(live.url + src).body())  # as the browser gets it
+        assert shown == {"Facebook": True, "Bluesky": False}

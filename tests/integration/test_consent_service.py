@@ -27,9 +27,11 @@ UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the queue is
 def _featuring(session, person, state: str) -> int:
     """A post in the given state with one photo in which the person was recognised."""
     author = session.scalar(select(User).where(User.role == "teacher"))
-    post = Post(author_id=author.id, accounts=[session.get(Account, 1)], text="Our visitor", state=state)
+    account = session.get(Account, 1)
+    post = Post(author_id=author.id, accounts=[account], text="Our visitor", state=state)
     image = PostImage(position=1, label="photo 1", original_sha256="0" * 64)
-    image.faces.append(ImageFace(box=[0, 10, 10, 0], verdict="consented", person_id=person.id, obscured=False))
+    image.faces.append(ImageFace(box=[0, 10, 10, 0], verdict="consented", person_id=person.id, obscured=False,
+                                 shown_on=[account.platform]))
     post.images.append(image)
     session.add(post)
     session.commit()

@@ -7,8 +7,7 @@ from dataclasses import replace
 
 from PIL import Image
 
-from gateway.platforms import PLATFORMS
-from gateway.services.checking import check_draft
+from gateway.services.checking import check_draft, target
 from workers.checks.base import Draft, Photo, Target
 from workers.checks.photos import verify_clean
 from tests.shared_fixtures import fixture_path
@@ -23,7 +22,8 @@ def _quick(settings):
 
 
 def _target(label: str, max_photo_bytes: int, max_photos: int = 4, max_alt_text: int = 1000) -> Target:
-    return Target(label, 280, PLATFORMS["archive"].text_length, max_photos, max_photo_bytes, max_alt_text)
+    return replace(target(label, "archive", 280), max_photos=max_photos, max_photo_bytes=max_photo_bytes,
+                   max_alt_text=max_alt_text)
 
 
 def _palms(alt: str = "Palm trees by the sea") -> Photo:

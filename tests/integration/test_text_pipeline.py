@@ -11,8 +11,8 @@ from gateway.core.db import session_for
 from moderation.models import Post
 from tests.shared_fixtures import fixture_path
 from tests.helpers import submit
-from gateway.platforms import PLATFORMS
-from workers.checks.base import CheckContext, Draft, Target
+from gateway.services.checking import target
+from workers.checks.base import CheckContext, Draft
 from workers.checks.links import LinkPolicy
 from workers.checks.names import NameMatcher
 from workers.checks.photos import PhotoLimits
@@ -115,7 +115,7 @@ def test_staff_names_are_left_alone(roster, login, work, fetch):
     "Well done everyone 🏅 " * 13,
 ])
 def test_the_length_check_agrees_with_xs_own_count(text):
-    x = Target("@school (x)", 280, PLATFORMS["x"].text_length)
+    x = target("@school (x)", "x", 280)
     run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(allow=("*.bbc.co.uk",)),
                                                (x,)))
     expected = parse_tweet(text).weightedLength
@@ -135,7 +135,7 @@ def test_without_the_roster_the_text_check_blocks():
 
 def test_each_target_counts_the_text_as_its_network_does():
     text = "🎉" * 141
-    limits = (Target("@school (x)", 280, PLATFORMS["x"].text_length),
-              Target("archive (archive)", 280, PLATFORMS["archive"].text_length))
+    limits = (target("@school (x)", "x", 280),
+              target("archive (archive)", "archive", 280))
     run = run_checks(Draft(text), CheckContext(PhotoLimits(), None, NameMatcher([]), LinkPolicy(), limits))
     assert [f.evidence for f in run.findings if f.code == "text_too_long"] == [{"count": 282, "limit": 280}]

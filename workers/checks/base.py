@@ -32,7 +32,9 @@ class Photo:
     format: str | None = None    # "JPEG" or "PNG" once cleaned
     width: int = 0
     height: int = 0
-    faces: tuple[dict, ...] = ()  # each face found, its verdict and whether it was obscured
+    faces: tuple[dict, ...] = ()  # each face found, its verdict, whether it was obscured and where it is shown
+    # (channel, data): a network whose rendition differs from data, because a face its consent covers is shown
+    renditions: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def given(cls, label: str, data: bytes, alt: str, regions=()) -> "Photo":
@@ -41,7 +43,7 @@ class Photo:
 
     def withheld(self) -> "Photo":
         """Nothing half-checked is kept: no data, no measurements, no faces."""
-        return replace(self, data=None, format=None, width=0, height=0, faces=())
+        return replace(self, data=None, format=None, width=0, height=0, faces=(), renditions=())
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ class Draft:
 @dataclass(frozen=True)
 class Target:
     """One account the post goes to: its text limit, the way its network counts text, and its photo limits
-    (None: no limit checked here)."""
+    (None: no limit checked here). Its channel (the network's name) says which consent covers a face on it."""
 
     label: str
+    channel: str
+    network: str  # the network's name as people say it
     limit: int
     length: Callable[[str], int]
     max_photos: int | None = None

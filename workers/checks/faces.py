@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import face_recognition
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from consent_registry.detection import MIN_ENCODABLE_PX, encoding_box
+from consent_registry.consent import Status
 from consent_registry.faces import OBSCURE, FaceContext
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
 from workers.checks.base import Check, CheckResult, Draft
@@ -21,9 +23,10 @@ FILL = (96, 96, 96)
 
 @dataclass
 class FaceResult:
-    data: bytes | None
+    data: bytes | None                           # the rendition for every network not in renditions
     faces: list[dict]
     findings: list[Finding]
+    renditions: tuple[tuple[str, bytes], ...] = ()  # (channel, data) where a face is shown that data covers
 
 
 def _grown(box, enlarge: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -42,23 +45,18 @@ def obscure(img: Image.Image, boxes, enlarge: float) -> Image.Image:
     return out
 
 
-def _verdict(match, consent_of, too_small: bool) -> tuple[str, str]:
+def _verdict(match, status: Callable[[int], Status], too_small: bool) -> tuple[str, str]:
     if too_small:
         return UNIDENTIFIED, f"too small to recognise (under {MIN_ENCODABLE_PX} pixels)"
     if match.person_id is None:
         return UNIDENTIFIED, "not recognised as anyone with consent"
-    status = consent_of(match.person_id)
-    return (CONSENTED, status.reason) if status.ok else (NO_CONSENT, status.reason)
+    consent = status(match.person_id)
+    return (CONSENTED, consent.reason) if consent.ok else (NO_CONSENT, consent.reason)
 
 
-def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits: PhotoLimits,
-                manual_regions=()) -> FaceResult:
-    """Runs on the clean rendition; returns the rendition to publish (faces without consent obscured)."""
+def _matches(rgb, context: FaceContext):
+    """Each face found, whether it is too small to recognise, and its match in the gallery (None if too small)."""
     settings = context.settings
-    img = Image.open(io.BytesIO(data)).convert("RGB")
-    if manual_regions:
-        img = obscure(img, manual_regions, 0.0)
-    rgb = np.asarray(img)
     detector = settings.make_detector()
     boxes = detector.detect(rgb)
     # face_recognition encodes from dlib-shaped boxes; CenterFace's are taller, so they are reshaped first
@@ -67,42 +65,95 @@ def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits:
     encodable = [b for b, s in zip(shaped, small) if not s]
     encodings = face_recognition.face_encodings(rgb, known_face_locations=encodable) if encodable else []
     matches = iter(context.gallery.match(encodings, settings.tolerance, settings.margin))
-    faces, reasons = [], Counter()
-    for box, too_small in zip(boxes, small):
-        match = None if too_small else next(matches)
-        verdict, reason = _verdict(match, context.consent_of, too_small)
-        hide = verdict != CONSENTED
-        faces.append({"box": list(box), "verdict": verdict, "person": match.person_id if match else None,
-                      "distance": round(match.distance, 4) if match and match.distance is not None else None,
-                      "obscured": hide and settings.policy == OBSCURE})
-        if hide:
-            reasons[reason] += 1
-    findings = _findings(label, faces, reasons, settings.policy)
-    hidden = [f["box"] for f in faces if f["obscured"]]
-    if not hidden and not manual_regions:
+    return [(box, too_small, None if too_small else next(matches)) for box, too_small in zip(boxes, small)]
+
+
+def _face(box, too_small: bool, match, context: FaceContext, hidden: Counter) -> dict:
+    """One face's record; it is counted in `hidden` under each reason it may not be shown, with the channels.
+
+    Its verdict is the strictest of its channels' ("consented" only if it may be shown on every one); it is shown
+    on the channels whose consent covers it, and obscured in the other channels' renditions.
+    """
+    verdicts = {c: _verdict(match, lambda person_id: context.consent_of(person_id, c), too_small)
+                for c in context.channels}
+    shown_on = [c for c, (verdict, _) in verdicts.items() if verdict == CONSENTED]
+    verdict = next((v for v, _ in verdicts.values() if v != CONSENTED), CONSENTED)
+    reasons: dict[str, list[str]] = {}
+    for channel, (v, reason) in verdicts.items():
+        if v != CONSENTED:
+            reasons.setdefault(reason, []).append(channel)
+    for reason, channels in reasons.items():
+        hidden[reason, tuple(channels)] += 1
+    return {"box": list(box), "verdict": verdict, "person": match.person_id if match else None,
+            "distance": round(match.distance, 4) if match and match.distance is not None else None,
+            "obscured": verdict != CONSENTED and context.settings.policy == OBSCURE, "shown_on": shown_on}
+
+
+def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits: PhotoLimits,
+                manual_regions=(), titles: Mapping[str, str] | None = None) -> FaceResult:
+    """Runs on the clean rendition; returns the renditions to publish (on each channel, the faces its consent does
+    not cover obscured). `titles` names the channels in findings."""
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if manual_regions:
+        img = obscure(img, manual_regions, 0.0)
+    hidden: Counter = Counter()
+    faces = [_face(*found, context, hidden) for found in _matches(np.asarray(img), context)]
+    findings = _findings(label, faces, hidden, context, titles or {})
+    covered = {c: [f["box"] for f in faces if f["obscured"] and c not in f["shown_on"]] for c in context.channels}
+    everywhere = [f["box"] for f in faces if f["obscured"]]
+    if not everywhere and not manual_regions:
         return FaceResult(data, faces, findings)
-    rebuilt = rebuild(obscure(img, hidden, settings.enlarge), fmt, label, limits, [])
-    return FaceResult(rebuilt.data, faces, findings + rebuilt.findings)
+    rendered: dict[str, object] = {}  # one encoding per distinct set of covered faces
+
+    def render(boxes):
+        key = repr(boxes)
+        if key not in rendered:
+            rendered[key] = rebuild(obscure(img, boxes, context.settings.enlarge), fmt, label, limits, [])
+        return rendered[key]
+
+    base = render(everywhere)
+    own = {c: render(boxes) for c, boxes in covered.items() if boxes != everywhere}
+    failed = [r for r in [base, *own.values()] if r.data is None]
+    if failed:  # an encoding that failed verification is never published, nor is any rendition of the photo
+        return FaceResult(None, faces, findings + failed[0].findings)
+    return FaceResult(base.data, faces, findings + base.findings, tuple((c, r.data) for c, r in own.items()))
 
 
 def _plural(n: int) -> str:
     return f"{n} face{'s' if n != 1 else ''}"
 
 
-def _findings(label: str, faces: list[dict], reasons: Counter, policy: str) -> list[Finding]:
+def _on(channels, context: FaceContext, titles: Mapping[str, str]) -> str:
+    """ on Bluesky and X", or "" when it is every channel the photo goes to."""
+    if set(channels) == set(context.channels):
+        return ""
+    names = sorted(titles.get(c, c) for c in channels)
+    return " on " + (" and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1])
+
+
+def _findings(label: str, faces: list[dict], hidden: Counter, context: FaceContext,
+              titles: Mapping[str, str]) -> list[Finding]:
     findings = []
     consented = sum(f["verdict"] == CONSENTED for f in faces)
     if consented:
         findings.append(Finding("faces_consented", INFO, f"{_plural(consented).capitalize()} with written consent.",
                                 label, {"count": consented}))
-    for reason, count in reasons.items():
-        if policy == OBSCURE:
-            findings.append(Finding("face_obscured", REVIEW, f"{_plural(count).capitalize()} obscured: {reason}.",
-                                    label, {"count": count, "reason": reason}))
+    for (reason, channels), count in hidden.items():
+        where = _on(channels, context, titles)
+        evidence = {"count": count, "reason": reason, "channels": sorted(channels)}
+        if context.settings.policy == OBSCURE:
+            findings.append(Finding("face_obscured", REVIEW, f"{_plural(count).capitalize()} obscured{where}: "
+                                    f"{reason}.", label, evidence))
         else:
             findings.append(Finding("face_without_consent", BLOCK,
-                                    f"{_plural(count).capitalize()} cannot be published: {reason}. Remove the photo "
-                                    "or ask a senior leader to obscure them.", label, {"count": count, "reason": reason}))
+                                    f"{_plural(count).capitalize()} cannot be published{where}: {reason}. Remove "
+                                    "the photo or ask a senior leader to obscure them.", label, evidence))
+    partly = [f for f in faces if f["verdict"] != CONSENTED and f["shown_on"]]
+    for channels in sorted({tuple(f["shown_on"]) for f in partly}):
+        count = sum(tuple(f["shown_on"]) == channels for f in partly)
+        findings.append(Finding("face_shown_on_some", INFO, f"{_plural(count).capitalize()} shown{_on(channels, context, titles)} "
+                                f"only: consent covers {'that network' if len(channels) == 1 else 'those networks'}.",
+                                label, {"count": count, "channels": list(channels)}))
     return findings
 
 
@@ -115,13 +166,14 @@ class FacesCheck(Check):
         if draft.photos and self.context.faces is None:
             raise RuntimeError("photos cannot be checked without the consent registry")
         photos, findings = [], []
+        titles = {t.channel: t.network for t in self.context.targets}
         for photo in draft.photos:
             if photo.data is None:
                 photos.append(photo)
                 continue
             result = check_faces(photo.data, photo.format, photo.label, self.context.faces,
-                                 self.context.photo_limits, photo.regions)
-            photos.append(replace(photo, data=result.data, faces=tuple(result.faces)))
+                                 self.context.photo_limits, photo.regions, titles)
+            photos.append(replace(photo, data=result.data, faces=tuple(result.faces), renditions=result.renditions))
             findings += result.findings
         return CheckResult(findings, replace(draft, photos=tuple(photos)))
 

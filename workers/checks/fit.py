@@ -1,8 +1,9 @@
 """The networks' own limits on photos: how many a post may carry, how large each may be, how long its description.
 
 A photo larger than the smallest limit among the post's networks (Bluesky's 1,000,000 bytes) is encoded again
-as JPEG at lower quality until it fits; that rendition replaces the one before, so it is the photo reviewed,
-approved and published. Its size in pixels is kept, so the faces found on it stay where they were.
+as JPEG at lower quality until it fits, with each network's own rendition of it; those renditions replace the
+ones before, so they are what is reviewed, approved and published. Their size in pixels is kept, so the faces
+found on them stay where they were.
 """
 from __future__ import annotations
 
@@ -55,22 +56,31 @@ def _count_and_alt(draft: Draft, target: Target) -> list[Finding]:
     return findings
 
 
+def _encoded(data: bytes, label: str, limits, quality: int):
+    with Image.open(io.BytesIO(data)) as opened:
+        return rebuild(opened.convert("RGB"), "JPEG", label, replace(limits, jpeg_quality=quality), [])
+
+
 def _fit(photo: Photo, max_bytes: int, strictest: str, limits) -> tuple[Photo, list[Finding]]:
-    """The photo within max_bytes, encoded again if it must be, and what was done."""
-    if photo.data is None or len(photo.data) <= max_bytes:
+    """The photo within max_bytes, every network's rendition of it encoded again if one must be, and what was done."""
+    if photo.data is None:
         return photo, []
-    with Image.open(io.BytesIO(photo.data)) as opened:
-        rgb = opened.convert("RGB")
-    for quality in QUALITIES:
-        smaller = rebuild(rgb, "JPEG", photo.label, replace(limits, jpeg_quality=quality), [])
-        if smaller.data is None:  # the encoder's output failed verification: never publish it
-            return photo.withheld(), smaller.findings
-        if len(smaller.data) <= max_bytes:
+    largest = max([len(photo.data), *(len(data) for _, data in photo.renditions)])
+    if largest <= max_bytes:
+        return photo, []
+    for quality in QUALITIES:  # the same quality for every rendition: they differ only in the faces covered
+        base = _encoded(photo.data, photo.label, limits, quality)
+        own = [(channel, _encoded(data, photo.label, limits, quality)) for channel, data in photo.renditions]
+        failed = [r for r in [base, *(r for _, r in own)] if r.data is None]
+        if failed:  # the encoder's output failed verification: never publish it
+            return photo.withheld(), failed[0].findings
+        size = max(len(r.data) for r in [base, *(r for _, r in own)])
+        if size <= max_bytes:
             note = Finding("photo_reencoded", INFO, f"{photo.label} was encoded again at JPEG quality {quality} "
-                           f"({_megabytes(len(smaller.data))}) to fit {strictest}'s limit of "
-                           f"{_megabytes(max_bytes)}.", photo.label,
-                           {"bytes": len(smaller.data), "limit": max_bytes, "quality": quality})
-            return replace(photo, data=smaller.data, format="JPEG"), [note]
-    return photo, [Finding("photo_too_large", BLOCK, f"{photo.label} is {_megabytes(len(photo.data))} even "
+                           f"({_megabytes(size)}) to fit {strictest}'s limit of {_megabytes(max_bytes)}.",
+                           photo.label, {"bytes": size, "limit": max_bytes, "quality": quality})
+            return replace(photo, data=base.data, format="JPEG",
+                           renditions=tuple((c, r.data) for c, r in own)), [note]
+    return photo, [Finding("photo_too_large", BLOCK, f"{photo.label} is {_megabytes(largest)} even "
                            f"encoded again; {strictest} takes at most {_megabytes(max_bytes)}. Use a smaller "
-                           "photo or crop it.", photo.label, {"bytes": len(photo.data), "limit": max_bytes})]
+                           "photo or crop it.", photo.label, {"bytes": largest, "limit": max_bytes})]
