@@ -14,7 +14,7 @@ from consent_registry.consent import Status
 from consent_registry.enrolment import enrol as enrol_templates
 from consent_registry.faces import FaceSettings
 from consent_registry.importer import ImportPlan
-from consent_registry.models import Person
+from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import school_today
 from consent_registry.withdrawal import Consequences, posts_featuring
 from gateway.core.errors import Refused
@@ -86,11 +86,15 @@ def profile(session, settings, person: Person) -> Profile:
 
 
 def record_photo(session, settings, person: Person, status: str, by, *, given_by: str = "",
-                 given_on: date | None = None, expires_on: date | None = None, evidence: str = "") -> FollowUp:
-    """Record a social media photo consent decision; if the photos may no longer be shown, the posts follow."""
+                 given_on: date | None = None, expires_on: date | None = None, evidence: str = "",
+                 channel: str = SOCIAL) -> FollowUp:
+    """Record a photo consent decision for social media in general, or for one network (`channel`, its name);
+    if the photos may no longer be shown, the posts follow."""
+    if channel != SOCIAL and channel not in PLATFORMS:
+        raise consent.ConsentError(f"there is no network called {channel!r}")
     consequences = consent.record_photo_consent(
         session, person, status, by, given_by=given_by, given_on=given_on, expires_on=expires_on, evidence=evidence,
-        today=school_today(settings))
+        channel=channel, today=school_today(settings))
     return _commit_and_follow(session, settings, consequences)
 
 

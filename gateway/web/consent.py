@@ -7,8 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from consent_registry.consent import ConsentError
-from consent_registry.models import STATUSES, Person
+from consent_registry.models import SOCIAL, STATUSES, Person
 from gateway.core.errors import Refused
+from gateway.platforms import PLATFORMS
 from gateway.services import consent
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.util import db, registry_keeper, requires, settings
@@ -61,7 +62,7 @@ def person(mis_id):
     shown = consent.profile(db(), settings(), _person(mis_id))
     return render_template("person.html", person=shown.person, photo=shown.photo, biometric=shown.biometric,
                            statuses=STATUSES, posts=shown.posts, names=STATE_NAMES, profile=shown,
-                           titles={c: title for c, title, _ in shown.networks})
+                           titles={name: platform.title for name, platform in PLATFORMS.items()})
 
 
 @bp.post("/<mis_id>/<any(photo, biometric):kind>")
@@ -72,7 +73,8 @@ def record(mis_id, kind):
     try:
         if kind == "photo":
             follow_up = consent.record_photo(db(), settings(), p, form.get("status", ""), current_user,
-                                             given_on=_date("given_on"), expires_on=_date("expires_on"), **fields)
+                                             given_on=_date("given_on"), expires_on=_date("expires_on"),
+                                             channel=form.get("channel", SOCIAL), **fields)
         else:
             consent.record_biometric(db(), settings(), p, form.get("status", ""), current_user,
                                      given_on=_date("given_on"), child_objects=bool(form.get("child_objects")),

@@ -151,3 +151,16 @@ def test_consent_for_a_network_ended_after_approval_sends_the_post_back(
     biden = next(f for f in post.images[0].faces if f.person_id == registry["P002"])
     assert biden.shown_on == [] and post.images[0].renditions == []
     assert two_networks["facebook"][1].live_posts() == [] and two_networks["bluesky"][1].live_posts() == {}
+
+
+def test_the_office_records_a_decision_for_one_network_on_the_persons_page(settings, registry, login):
+    office = login("consent_officer")
+    office.post("/people/P002/photo", {"channel": "facebook", "status": "granted", "given_by": "Jill Biden (mother)",
+                                       "given_on": "2026-11-02", "evidence": "form 12"})
+    page = office.get("/people/P002").get_data(as_text=True)
+    assert "On Facebook (a decision of its own): may appear, written consent on record." in page
+    assert "Must not appear on any other network: consent refused." in page
+    wrong = office.post("/people/P002/photo", {"channel": "myspace", "status": "granted"})
+    assert wrong.status_code == 303
+    assert "Not recorded: there is no network called &#39;myspace&#39;." in office.get("/people/P002").get_data(
+        as_text=True)
