@@ -27,7 +27,7 @@ from gateway.web.app import create_app
 from tests.client import Client
 from workers.worker import run
 from rq import SimpleWorker
-from workers.worker import QuickPubSub
+from workers.worker import QuickPubSub, SchedulerStops
 
 pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several modules, set up once
 
@@ -198,7 +198,7 @@ def work_here(settings):
     whose state must be seen by the test."""
 
 
-    class HereWorker(QuickPubSub, SimpleWorker):
+    class HereWorker(SchedulerStops, QuickPubSub, SimpleWorker):
         pass
 
     def work():

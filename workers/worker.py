@@ -27,6 +27,7 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 QUEUE_ERRORS = queues.ERRORS
 MAX_WAIT = 10.0  # seconds between tries while the queue is down
+SCHEDULER_GRACE = 10.0  # seconds the scheduler process has to stop when asked
 
 
 class QuickPubSub:
@@ -40,7 +41,23 @@ class QuickPubSub:
             sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler)
 
 
-class GatewayWorker(QuickPubSub, Worker):
+class SchedulerStops:
+    """rq stops its scheduler process with SIGTERM and waits for it without end. A SIGTERM that arrives before that
+    new process has set its own handlers goes to the handler it inherited, which only marks the worker copy to
+    stop, so the wait never ended (seen under load). It is asked to stop, then ended after a grace period."""
+
+    def stop_scheduler(self):
+        process = self.scheduler._process
+        if process and process.pid:
+            process.terminate()
+            process.join(SCHEDULER_GRACE)
+            if process.is_alive():
+                log.warning("the scheduler process did not stop when asked; ended")
+                process.kill()
+                process.join()
+
+
+class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
     settings = None
     max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
 
