@@ -159,6 +159,7 @@ def consent_changes(session, post, today: date) -> list[str]:
                 continue
             statuses = [photo_status(person, today, channel) for channel in face.shown_on]
             for status in [*statuses, biometric_status(person, today)]:
-                if not status.ok and f"someone shown in {image.label}: {status.reason}" not in reasons:
-                    reasons.append(f"someone shown in {image.label}: {status.reason}")
+                reason = f"someone shown in {image.label}: {status.reason}"
+                if not status.ok and reason not in reasons:
+                    reasons.append(reason)
     return reasons

@@ -20,6 +20,11 @@ PLATFORMS: dict[str, Platform] = {
 }
 
 
+def title_of(channel: str) -> str:
+    """A consent channel as people say it: a network's title, or "social media" for the general consent."""
+    return PLATFORMS[channel].title if channel in PLATFORMS else "social media"
+
+
 def credentials_aad(account_id: int) -> str:
     """What an account's encrypted credentials are bound to, so they cannot be moved to another account."""
     return f"account-credentials:{account_id}"

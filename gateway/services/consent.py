@@ -18,7 +18,7 @@ from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import school_today
 from consent_registry.withdrawal import Consequences, posts_featuring
 from gateway.core.errors import Refused
-from gateway.platforms import PLATFORMS
+from gateway.platforms import PLATFORMS, title_of
 from gateway.services.queueing import commit_then_enqueue
 from moderation.lifecycle import STATE_NAMES
 from moderation.models import Post
@@ -79,8 +79,7 @@ def search(session, settings, q: str) -> list[tuple[Person, Status]]:
 
 def profile(session, settings, person: Person) -> Profile:
     today = school_today(settings)
-    networks = [(c, PLATFORMS[c].title if c in PLATFORMS else c, consent.photo_status(person, today, c))
-                for c in consent.own_channels(person)]
+    networks = [(c, title_of(c), consent.photo_status(person, today, c)) for c in consent.own_channels(person)]
     return Profile(person, consent.photo_status(person, today), consent.biometric_status(person, today),
                    posts_featuring(session, person, list(STATE_NAMES)), networks)
 

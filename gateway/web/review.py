@@ -11,7 +11,7 @@ from sqlalchemy import select
 from consent_registry.models import Person, Takedown
 from gateway.core import storage
 from gateway.core.errors import Refused
-from gateway.platforms import PLATFORMS
+from gateway.platforms import title_of
 from gateway.services import review
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.posts import load_post, local_time
@@ -51,19 +51,17 @@ def page(post_id):
 class Networks:
     """How the review page names the networks a photo goes to."""
 
-    @staticmethod
-    def title(channel: str) -> str:
-        return PLATFORMS[channel].title if channel in PLATFORMS else "social media"
+    title = staticmethod(title_of)
 
     @staticmethod
     def titles(channels) -> str:
-        return ", ".join(map(Networks.title, channels))
+        return ", ".join(map(title_of, channels))
 
     @staticmethod
     def everywhere_else(post: Post, image) -> list[str]:
         """The networks of the post that get the clean rendition rather than one of their own."""
         own = {r.channel for r in image.renditions}
-        return sorted({Networks.title(a.platform) for a in post.accounts if a.platform not in own})
+        return sorted({title_of(a.platform) for a in post.accounts if a.platform not in own})
 
 
 def _refused(post_id: int, message: str):
