@@ -154,6 +154,7 @@ class Publication(Base):
     error: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply_cursor: Mapped[str | None] = mapped_column(String(100))  # where the next read of its replies starts
 
     post: Mapped[Post] = relationship(back_populates="publications")
     account: Mapped[Account] = relationship()

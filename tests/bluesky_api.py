@@ -26,6 +26,8 @@ Shapes follow the lexicons and the reference PDS (bluesky-social/atproto, packag
 * deleteRecord -> {commit} (or {} when the record was not there: a no-op).
 * resolveHandle ?handle -> {did}; unknown: 400 InvalidRequest "Unable to resolve handle".
 * Every answer carries ratelimit-limit, -remaining, -reset (Unix seconds) and -policy headers.
+* Replies, the posts' reply settings (threadgates) and blocks, with their test controls (add_reply, is_hidden,
+  rate_limit, unavailable): tests/bluesky_replies_api.py.
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.bluesky_replies_api import REPLY_ROUTES, RepliesMixin
 
 HANDLE = "greenfieldschool.bsky.social"
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
@@ -62,6 +66,7 @@ class Call:
     body: bytes
     json: object = None
     status: int | None = None  # what the emulator answered (None: it dropped the connection)
+    multi: dict = field(default_factory=dict)  # every value of each query parameter (getPosts repeats uris)
 
 
 @dataclass
@@ -74,7 +79,7 @@ class Fault:
     after_effect: bool = False  # do what the call asks before failing
 
 
-class BlueskyEmulator:
+class BlueskyEmulator(RepliesMixin):
     def __init__(self, *, handle: str = HANDLE, did: str = DID, app_password: str = APP_PASSWORD,
                  access_lifetime: int = 7200):
         self.handle, self.did, self.app_password = handle, did, app_password
@@ -99,6 +104,7 @@ class BlueskyEmulator:
         self._server.block_on_close = False
         self._server.emulator = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._init_replies()
 
     # -- running -----------------------------------------------------------------------------------------------
 
@@ -141,14 +147,15 @@ class BlueskyEmulator:
         parts = urlsplit(request.path)
         nsid = parts.path.removeprefix("/xrpc/")
         raw = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        call = Call(request.command, nsid, {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                    {k.lower(): v for k, v in request.headers.items()}, raw)
+        query = parse_qs(parts.query)
+        call = Call(request.command, nsid, {k: v[-1] for k, v in query.items()},
+                    {k.lower(): v for k, v in request.headers.items()}, raw, multi=query)
         if raw and request.headers.get("Content-Type", "").startswith("application/json"):
             call.json = json.loads(raw)
         with self._lock:
             self.calls.append(call)
             self.counts[nsid] += 1
-            fault = self.faults.pop((nsid, self.counts[nsid]), None)
+            fault = self.faults.pop((nsid, self.counts[nsid]), None) or self._kind_fault(call)
             answer = None
             if fault is None or fault.after_effect or (fault.status is None and not fault.drop):
                 answer = self._answer(call)  # a fault that only delays still does what was asked
@@ -254,8 +261,10 @@ class BlueskyEmulator:
         body = call.json if isinstance(call.json, dict) else {}
         if body.get("repo") not in (self.did, self.handle):
             return 401, self.error("AuthenticationRequired", "Authentication Required"), {}
+        if body.get("collection") != POST:
+            return self._create_other_record(body)
         rkey, record = body.get("rkey"), body.get("record") or {}
-        if body.get("collection") != POST or record.get("$type") != POST:
+        if record.get("$type") != POST:
             return 400, self.error("InvalidRequest", "Invalid collection"), {}
         if rkey is not None and not TID.match(rkey):
             return 400, self.error("InvalidRequest", f"Invalid record key for {POST}: must be a valid TID"), {}
@@ -293,6 +302,8 @@ class BlueskyEmulator:
 
     def _get_record(self, call: Call):
         q = call.query
+        if q.get("collection") != POST:
+            return self._get_other_record(q)
         record = self.records.get(q.get("rkey", ""))
         uri = f"at://{q.get('repo')}/{q.get('collection')}/{q.get('rkey')}"
         if q.get("repo") not in (self.did, self.handle) or q.get("collection") != POST or not record \
@@ -322,6 +333,7 @@ _ROUTES = {
     ("POST", "com.atproto.repo.createRecord"): "_create_record",
     ("GET", "com.atproto.repo.getRecord"): "_get_record",
     ("POST", "com.atproto.repo.deleteRecord"): "_delete_record",
+    **REPLY_ROUTES,
 }
 _OPEN = {"com.atproto.server.createSession", "com.atproto.identity.resolveHandle", "com.atproto.repo.getRecord"}
 

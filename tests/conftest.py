@@ -18,6 +18,7 @@ import moderation.audit  # noqa: F401
 from moderation.link_rules import LinkRule
 from workers.checks.links import DEFAULT_ALLOW
 import moderation.models  # noqa: F401
+import moderation.replies  # noqa: F401
 from gateway.core.db import Base, engine_for, session_for, upgrade
 from gateway.services.demo import seed_if_empty
 from workers import embedded
@@ -29,7 +30,7 @@ from workers.worker import run
 from rq import SimpleWorker
 from workers.worker import QuickPubSub, SchedulerStops
 
-pytest_plugins = ["tests.live", "tests.registry"]  # fixtures shared by several modules, set up once
+pytest_plugins = ["tests.live", "tests.registry", "tests.smtp", "tests.replies"]  # fixtures shared by several modules, set up once
 
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 BACKENDS = ["embedded"] + (["services"] if SERVICES else [])

@@ -22,6 +22,8 @@ Shapes follow Meta's documentation (developers.facebook.com):
 * Errors (graph-api/guides/error-handling): `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`;
   a bad token is code 190; usage headers X-App-Usage and X-Business-Use-Case-Usage
   (graph-api/overview/rate-limiting) are on every answer.
+* Comments under the posts, hiding, deleting and blocking, and the test controls add_reply, is_hidden, rate_limit
+  and unavailable: tests/facebook_comments_api.py.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ import requests
 from gateway.platforms.base import Outgoing, OutgoingPhoto
 from gateway.platforms.facebook_graph import GRAPH_API
 from tests.emulation import Fault, ResponsesEmulator, multipart_form
+from tests.facebook_comments_api import COMMENT_ENDPOINTS, CommentsMixin
 
 PAGE_ID = "104173088514235"
 # Distinctive, so a test can search logs and messages for any trace of it.
@@ -54,6 +57,7 @@ ENDPOINTS = {
     "feed.read": ("GET", r"/(?P<page>\d+)/feed"),
     "page": ("GET", r"/(?P<page>\d+)"),
     "object.delete": ("DELETE", r"/(?P<id>[^/?]+)"),
+    **COMMENT_ENDPOINTS,
 }
 
 
@@ -87,7 +91,7 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-class FacebookApiEmulator(ResponsesEmulator):
+class FacebookApiEmulator(CommentsMixin, ResponsesEmulator):
     ENDPOINTS = ENDPOINTS
 
     def __init__(self, token: str = TEST_TOKEN, *, page_id: str = PAGE_ID, username: str | None = "greenfieldschool",
@@ -103,6 +107,7 @@ class FacebookApiEmulator(ResponsesEmulator):
         self._post_ids = itertools.count(1116689038356556, 7919)
         self._photo_ids = itertools.count(546349135390552, 104729)
         self._traces = itertools.count(1)
+        self._init_comments()
         self.base = base.rstrip("/")
         for name, (method, path) in ENDPOINTS.items():
             pattern = re.compile(f"^{re.escape(self.base)}/(?P<version>v\\d+\\.\\d+){path}(?:\\?.*)?$")
@@ -144,6 +149,7 @@ class FacebookApiEmulator(ResponsesEmulator):
                 self.auth_failures.append(f"{name}: {problem}")
                 return self._answer(call, 400, self.error(190, "Invalid OAuth access token - Cannot parse "
                                                                "access token"))
+            fault = fault or self._kind_fault(name, match)
             if fault and not fault.after_effect:
                 return self._fault(call, fault)
             status, body = getattr(self, "_" + name.replace(".", "_"))(call, match)
@@ -304,6 +310,8 @@ class FacebookApiEmulator(ResponsesEmulator):
         return 200, body
 
     def _object_delete(self, call: Call, match):
+        if match.group("id") in self.comments:
+            return self._comment_delete(match.group("id"))
         post = self.posts.get(match.group("id"))
         if post is None or post["deleted"]:
             return self._unsupported("delete", match.group("id"))

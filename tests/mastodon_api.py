@@ -23,6 +23,8 @@ Shapes follow Mastodon's documentation (docs.joinmastodon.org):
   `{"error": "Record not found"}` for one that is not there.
 * GET /api/v1/accounts/:id/statuses (methods/accounts/#statuses): newest first; `limit` (20, at most 40),
   `max_id`, `exclude_reblogs`; a Link header for the next page.  `content` is HTML, as Mastodon renders it.
+* Replies under the school's posts, mention notifications, reports, blocks and mutes, with the uniform controls
+  add_reply / is_hidden / rate_limit / unavailable: tests/mastodon_replies_api.py (a mixin).
 * Errors (entities/Error/): `{"error": "..."}`; 401 "The access token is invalid"; 403 "This action is outside
   the authorized scopes"; 429 with X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (ISO 8601)
   (api/rate-limits/).
@@ -43,6 +45,7 @@ import requests
 
 from gateway.platforms.mastodon_limits import text_length
 from tests.emulation import Fault, ResponsesEmulator, multipart_form
+from tests.mastodon_replies_api import REPLY_ENDPOINTS, MastodonRepliesMixin
 
 BASE_URL = "https://mastodon.example"
 # Distinctive, so a test can search logs and messages for any trace of it.
@@ -58,6 +61,7 @@ ENDPOINTS = {
     "statuses.delete": ("DELETE", r"/api/v1/statuses/(?P<id>[^/?]+)", "write"),
     "statuses.source": ("GET", r"/api/v1/statuses/(?P<id>[^/?]+)/source", "read"),
     "accounts.statuses": ("GET", r"/api/v1/accounts/(?P<id>[^/?]+)/statuses", "read"),
+    **REPLY_ENDPOINTS,
 }
 NOT_FOUND = {"error": "Record not found"}
 INVALID_TOKEN = {"error": "The access token is invalid"}
@@ -79,7 +83,7 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-class MastodonApiEmulator(ResponsesEmulator):
+class MastodonApiEmulator(MastodonRepliesMixin, ResponsesEmulator):
     ENDPOINTS = ENDPOINTS
 
     def __init__(self, token: str = TEST_TOKEN, *, base_url: str = BASE_URL, username: str = "greenfieldschool",
@@ -105,6 +109,7 @@ class MastodonApiEmulator(ResponsesEmulator):
         self.processing_polls = 0  # > 0: uploads answer 202 and GET /api/v1/media/:id 206 this many times
         self._sequence = itertools.count(1)
         self._media_ids = itertools.count(110000000000000001, 7919)
+        self._init_replies()
         host = re.escape(base_url.rstrip("/"))
         for name, (method, path, _) in ENDPOINTS.items():
             pattern = re.compile(f"^{host}{path}(?:\\?.*)?$")
@@ -138,7 +143,7 @@ class MastodonApiEmulator(ResponsesEmulator):
 
         def callback(request):
             call = self._record(name, request)
-            fault = self._count(name)
+            fault = self._count(name) or self._kind_fault(name)
             refusal = self._check_token(name, call, scope)
             if refusal:
                 return self._answer(call, *refusal)
@@ -158,7 +163,7 @@ class MastodonApiEmulator(ResponsesEmulator):
         if header != f"Bearer {self.token}":
             self.auth_failures.append(f"{name}: {'no' if not header.startswith('Bearer ') else 'wrong'} token")
             return 401, INVALID_TOKEN
-        if scope not in self.scopes:
+        if scope not in self.scopes and scope.partition(":")[0] not in self.scopes:  # "write" covers "write:blocks"
             return 403, OUT_OF_SCOPE
         return None
 
@@ -250,7 +255,8 @@ class MastodonApiEmulator(ResponsesEmulator):
     def _status_json(self, status: dict) -> dict:
         return {
             "id": status["id"], "created_at": _iso(status["created_at"]), "edited_at": None,
-            "in_reply_to_id": None, "in_reply_to_account_id": None, "sensitive": False,
+            "in_reply_to_id": status.get("in_reply_to_id"),
+            "in_reply_to_account_id": self._parent_account_id(status.get("in_reply_to_id")), "sensitive": False,
             "spoiler_text": status["spoiler_text"], "visibility": "public", "language": "en",
             "uri": f"{self.base_url}/users/{self.username}/statuses/{status['id']}",
             "url": f"{self.base_url}/@{self.username}/{status['id']}", "replies_count": 0, "reblogs_count": 0,

@@ -25,6 +25,8 @@ Shapes follow X's documentation (docs.x.com):
 * Errors (x-api/fundamentals/response-codes-and-errors): `{"title", "detail", "type", "status"}`; 429 with
   `x-rate-limit-limit`, `x-rate-limit-remaining`, `x-rate-limit-reset` (fundamentals/rate-limits).
 
+Replies under the school's posts (recent search, hide replies, mutes) and their test controls: tests/x_replies_api.py.
+
 tweepy talks to api.twitter.com, the media calls go to api.x.com: every route is served on both hosts.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from gateway.platforms.x_secrets import XCredentials
 from gateway.platforms.x_text import weighted_length
 from tests.emulation import Fault, ResponsesEmulator, multipart_form
+from tests.x_replies_api import REPLY_ENDPOINTS, XRepliesMixin
 from twitter_text import extract_urls_with_indices  # noqa: E402  (after x_text, which silences its warning)
 
 HOST = r"https://api\.(?:x|twitter)\.com"
@@ -59,13 +62,14 @@ ENDPOINTS = {
     "tweets.create": ("POST", r"/2/tweets"),
     "tweets.delete": ("DELETE", r"/2/tweets/(?P<id>[^/?]+)"),
     "users/tweets": ("GET", r"/2/users/(?P<id>\d+)/tweets"),
+    **REPLY_ENDPOINTS,  # replies under the school's posts: tests/x_replies_api.py
 }
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 # Distinctive values, so a test can search logs and messages for any trace of them.
 TEST_CREDENTIALS = XCredentials(
     consumer_key="ckZq81LmConsumerKeyDoNotLog",
     consumer_secret="csVx03ConsumerSecretDoNotLog",
-    access_token="1234567890-AtAccessTokenDoNotLog",
+    access_token="1234567890123456789-AtAccessTokenDoNotLog",  # X's access tokens start with the user's id
     access_token_secret="atsPp55TokenSecretDoNotLog",
 )
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
@@ -89,7 +93,7 @@ class Call:
     status: int | None = None  # what the emulator answered (None: it raised)
 
 
-class XApiEmulator(ResponsesEmulator):
+class XApiEmulator(XRepliesMixin, ResponsesEmulator):
     ENDPOINTS = ENDPOINTS
 
     def __init__(self, credentials=None, *, username: str = "greenfieldschool", user_id: str = "1234567890123456789",
@@ -106,6 +110,7 @@ class XApiEmulator(ResponsesEmulator):
         self._tweet_ids = itertools.count(1445880548472328192, 7919)
         self._media_ids = itertools.count(1146654567674912769, 104729)
         self._tco = itertools.count(1)
+        self._init_replies()
         for name, (method, path) in ENDPOINTS.items():
             self.mock.add_callback(method, re.compile(f"^{HOST}{path}(?:\\?.*)?$"),
                                    callback=self._handler(name, path),
@@ -149,7 +154,7 @@ class XApiEmulator(ResponsesEmulator):
         def callback(request):
             call = self._record(name, request)
             match = pattern.match(request.url)
-            fault = self._count(name)
+            fault = self._count(name) or self._kind_fault(name)
             problem = self._check_oauth(request)
             if problem:
                 self.auth_failures.append(f"{name}: {problem}")

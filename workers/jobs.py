@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gateway.core import settings as settings_module
-from gateway.services import checking, publishing
+from gateway.services import alerts, checking, comments, publishing
 
 
 def check_post(post_id: int, attempt: int) -> None:
@@ -18,3 +18,18 @@ def publish(publication_id: int) -> None:
 def take_down(takedown_id: int) -> None:
     """Remove one publication, or all of a post's, from the networks."""
     publishing.take_down(settings_module.load(), takedown_id)
+
+
+def read_replies(account_id: int, round_: int) -> None:
+    """Read, judge and (where needed) hide the new replies under one account's posts."""
+    comments.read_replies(settings_module.load(), account_id, round_)
+
+
+def act_on_reply(reply_id: int) -> None:
+    """Hide, restore or block on the network, as the reply waits for."""
+    comments.act_on_reply(settings_module.load(), reply_id)
+
+
+def send_alert(post_id: int) -> None:
+    """E-mail SMT about a post's flagged replies."""
+    alerts.send_alert(settings_module.load(), post_id)

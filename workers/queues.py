@@ -12,7 +12,10 @@ from workers import embedded
 TAKEDOWNS = "takedowns"
 PUBLISH = "publish"
 CHECKS = "checks"
-ALL = (TAKEDOWNS, PUBLISH, CHECKS)  # the order every worker takes them in: a takedown never waits behind a check
+COMMENTS = "comments"
+MAIL = "mail"
+# the order every worker takes them in: a takedown never waits behind a check, nor a post behind a reply
+ALL = (TAKEDOWNS, PUBLISH, CHECKS, COMMENTS, MAIL)
 DAY = 24 * 3600
 ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)  # the queue is out of reach
 
@@ -89,3 +92,48 @@ def enqueue_takedown(settings, takedown_id: int, attempt: int, at: datetime | No
         q.enqueue_at(at, "workers.jobs.take_down", takedown_id, **options)
     else:
         q.enqueue("workers.jobs.take_down", takedown_id, ttl=7 * DAY, **options)
+
+
+def poll_job_id(account_id: int, round_: int) -> str:
+    return f"replies-{account_id}-{round_}"
+
+
+def enqueue_poll(settings, account_id: int, round_: int, at: datetime | None = None, conn=None) -> None:
+    """Read an account's replies; no rq retry: a failed read is tried at the account's next round."""
+    q = queue(settings, COMMENTS, conn)
+    options = dict(job_id=poll_job_id(account_id, round_), job_timeout=settings.publish_timeout * 5,
+                   result_ttl=DAY, failure_ttl=7 * DAY, retry=None)
+    if at is not None:
+        q.enqueue_at(at, "workers.jobs.read_replies", account_id, round_, **options)
+    else:
+        q.enqueue("workers.jobs.read_replies", account_id, round_, ttl=DAY, **options)
+
+
+def reply_job_id(reply_id: int, attempt: int) -> str:
+    return f"reply-{reply_id}-{attempt}"
+
+
+def enqueue_reply_action(settings, reply_id: int, attempt: int, at: datetime | None = None, conn=None) -> None:
+    """Hide, restore or block on the network; retried by re-enqueueing at the time the network gives."""
+    q = queue(settings, COMMENTS, conn)
+    options = dict(job_id=reply_job_id(reply_id, attempt), job_timeout=settings.publish_timeout,
+                   result_ttl=DAY, failure_ttl=30 * DAY, retry=None)
+    if at is not None:
+        q.enqueue_at(at, "workers.jobs.act_on_reply", reply_id, **options)
+    else:
+        q.enqueue("workers.jobs.act_on_reply", reply_id, ttl=DAY, **options)
+
+
+def alert_job_id(post_id: int, sends: int) -> str:
+    return f"alert-{post_id}-{sends}"
+
+
+def enqueue_alert(settings, post_id: int, sends: int, at: datetime | None = None, conn=None) -> None:
+    """Tell SMT about a post's flagged replies; a mail server that does not answer is tried again."""
+    q = queue(settings, MAIL, conn)
+    options = dict(job_id=alert_job_id(post_id, sends), job_timeout=120, result_ttl=DAY, failure_ttl=30 * DAY,
+                   retry=Retry(max=5, interval=[10, 30, 60, 300, 900]))
+    if at is not None:
+        q.enqueue_at(at, "workers.jobs.send_alert", post_id, **options)
+    else:
+        q.enqueue("workers.jobs.send_alert", post_id, ttl=DAY, **options)

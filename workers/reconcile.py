@@ -25,7 +25,8 @@ from gateway.platforms import outgoing_for, publisher_for
 from gateway.platforms.base import PublishError
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
-from gateway.services import publishing
+from gateway.services import comments, publishing
+from moderation.replies import Reply, ReplyPoll
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,16 @@ class Report:
     publications_found: list[int] = field(default_factory=list)
     approvals_expired: list[int] = field(default_factory=list)
     takedowns_started: list[int] = field(default_factory=list)
+    reply_reads_queued: list[int] = field(default_factory=list)
+    reply_actions_queued: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __str__(self):
         return (f"checks re-queued: {len(self.checks_requeued)}, publications re-queued: "
                 f"{len(self.publications_requeued)}, found already published: {len(self.publications_found)}, "
                 f"approvals expired: {len(self.approvals_expired)}, takedowns started: {len(self.takedowns_started)}, "
-                f"rows that failed (tried again next round): {len(self.failed)}")
+                f"reply reads queued: {len(self.reply_reads_queued)}, reply actions queued: "
+                f"{len(self.reply_actions_queued)}, rows that failed (tried again next round): {len(self.failed)}")
 
 
 class _Held:
@@ -119,7 +123,32 @@ def round_(settings, conn, held: _Held) -> Report:
             each("publication", pub_id, lambda: _publication(session, settings, conn, pub_id, report))
         held.renew()
         report.takedowns_started = release_takedowns(settings, session, conn, report)
+        held.renew()
+        for poll in comments.watch_accounts(session, settings, now):
+            each("account", poll.account_id, lambda: _reply_read(session, settings, conn, poll.account_id, report))
+        for reply_id in _ids(session, select(Reply.id).where(Reply.action.is_not(None))):
+            each("reply", reply_id, lambda: _reply_action(session, settings, conn, reply_id, report))
     return report
+
+
+def _reply_read(session, settings, conn, account_id: int, report: Report) -> None:
+    """Every watched account has its next read queued (at its time): the first one, or one whose job was lost."""
+    poll = lock_row(session, ReplyPoll, account_id)
+    round_, when = poll.round, poll.next_at
+    session.rollback()
+    if not _job_alive(conn, queues.poll_job_id(account_id, round_)):
+        queues.enqueue_poll(settings, account_id, round_, when if when > utcnow() else None, conn)
+        report.reply_reads_queued.append(account_id)
+
+
+def _reply_action(session, settings, conn, reply_id: int, report: Report) -> None:
+    """A hide, restore or block whose job was lost is queued again."""
+    reply = lock_row(session, Reply, reply_id)
+    action, attempts = reply.action, reply.attempts
+    session.rollback()
+    if action is not None and not _job_alive(conn, queues.reply_job_id(reply_id, attempts)):
+        queues.enqueue_reply_action(settings, reply_id, attempts, None, conn)
+        report.reply_actions_queued.append(reply_id)
 
 
 def _ids(session, query) -> list[int]:

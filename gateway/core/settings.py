@@ -5,6 +5,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,33 @@ def _domains(env) -> tuple[str, ...]:
     """The SCHOOL_DOMAINS entries as written. What makes a usable entry is the link rules' business
     (moderation.link_rules.school_domains checks and normalises them), and core imports nothing of ours."""
     return tuple(entry.strip() for entry in (env.get("SCHOOL_DOMAINS") or "").split(",") if entry.strip())
+
+
+def _smtp_url(env) -> str | None:
+    """SMTP_URL as given; its password is never repeated in a message."""
+    raw = env.get("SMTP_URL") or None
+    if raw is not None:
+        parts = urlsplit(raw)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise SettingsError("SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+    return raw
+
+
+def _replies_and_mail(env) -> dict:
+    public_url = (env.get("PUBLIC_URL") or f"http://{env.get('HOST') or '127.0.0.1'}:{env.get('PORT') or 5000}")
+    if not public_url.startswith(("http://", "https://")):
+        raise SettingsError(f"PUBLIC_URL must start with http:// or https://, not {public_url!r}")
+    public_url = public_url.rstrip("/")
+    return dict(
+        comments_days=_int(env, "COMMENTS_DAYS", 14),
+        comments_poll_minutes=_int(env, "COMMENTS_POLL_MINUTES", 15),
+        facebook_comments=_choice(env, "FACEBOOK_COMMENTS", "hide", ("hide", "delete")),
+        mastodon_authors=_choice(env, "MASTODON_AUTHORS", "block", ("block", "mute", "none")),
+        x_read_cost=_float(env, "X_READ_COST", 0.005, 0.0, 10.0),
+        smtp_url=_smtp_url(env),
+        mail_from=env.get("MAIL_FROM") or f"gateway@{urlsplit(public_url).hostname or 'localhost'}",
+        public_url=public_url,
+    )
 
 
 def _choice(env, name, default, choices):
@@ -86,6 +114,14 @@ class Settings:
     password_hashing: str = "rfc9106"
     timezone: str = "Europe/London"
     log_level: str = "INFO"
+    comments_days: int = 14            # how long after publication the replies to a post are read
+    comments_poll_minutes: int = 15    # how often an account's replies are read (at least its network's minimum)
+    facebook_comments: str = "hide"    # what is done to an inappropriate Facebook comment: "hide" or "delete"
+    mastodon_authors: str = "block"    # after reporting a Mastodon reply to its server: "block", "mute" or "none"
+    x_read_cost: float = 0.005         # US dollars X charges per post read, for the cost shown to the head
+    smtp_url: str | None = field(default=None, repr=False)  # unset: mail is written to the instance's outbox/
+    mail_from: str = "gateway@localhost"
+    public_url: str = "http://127.0.0.1:5000"  # where staff reach the gateway, for the links in e-mails
 
     @property
     def media(self) -> Path:
@@ -98,6 +134,10 @@ class Settings:
     @property
     def queue_dir(self) -> Path:
         return self.instance / "queue"
+
+    @property
+    def outbox(self) -> Path:
+        return self.instance / "outbox"
 
 
 def _key_file(path: Path, size: int) -> bytes:
@@ -120,7 +160,7 @@ def load(environ=None) -> Settings:
     instance = Path(env.get("INSTANCE_DIR") or "instance").resolve()
     try:
         instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for sub in ("media", "archive", "queue"):
+        for sub in ("media", "archive", "queue", "outbox"):
             (instance / sub).mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"cannot create the instance folder {instance}: {exc.strerror}") from None
@@ -167,6 +207,7 @@ def load(environ=None) -> Settings:
         password_hashing=_choice(env, "PASSWORD_HASHING", "rfc9106", ("rfc9106", "owasp-minimum")),
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        **_replies_and_mail(env),
         secret_key=_key_file(instance / "secret.key", 32),
         encryption_key=_key_file(instance / "encryption.key", 32),
     )

@@ -6,6 +6,7 @@ import gateway.models  # noqa: F401
 import moderation.audit  # noqa: F401
 import moderation.link_rules  # noqa: F401
 import moderation.models  # noqa: F401
+import moderation.replies  # noqa: F401
 
 config = context.config
 url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")

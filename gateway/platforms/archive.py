@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gateway.core.db import utcnow
-from gateway.platforms.base import Outgoing, PermanentError, Platform, Published, Transient
+from gateway.platforms.base import Outgoing, PermanentError, Platform, Published, Reply, ReplyPage, Transient
 
 # The archive is a web page, but it stands in for a social network while a school tries the gateway: its posts are
 # held to a short network's 280 characters, so the length check shows what it does.
@@ -18,6 +18,7 @@ MAX_TEXT = 280
 MAX_PHOTOS = 20
 MAX_PHOTO_BYTES = 50 * 1024 * 1024
 MAX_ALT_TEXT = 5_000
+NO_REPLIES = "Nobody can reply to a post in the archive."
 
 
 class ArchivePublisher:
@@ -89,6 +90,18 @@ class ArchivePublisher:
             raise Transient(f"The archive copy of post {platform_id} is still there.", code="delete")
         self._write_index()
 
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        """Nobody can reply to the archive."""
+        return ReplyPage([])
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        raise PermanentError(NO_REPLIES, code="no_replies")
+
+    restore = hide
+
+    def block(self, reply: Reply) -> str:
+        raise PermanentError(NO_REPLIES, code="no_replies")
+
     def _published(self, key: str) -> Published:
         return Published(platform_id=key, url=f"{self.base_url}posts/{key}/")
 
@@ -131,5 +144,5 @@ def connect(handle: str, credentials: Mapping[str, str], settings) -> ArchivePub
 PLATFORM = Platform(
     name="archive", title="Archive", max_text=MAX_TEXT, max_photos=MAX_PHOTOS, max_photo_bytes=MAX_PHOTO_BYTES,
     max_alt_text=MAX_ALT_TEXT, text_length=len, credential_fields=(), credentials_help="",
-    connect=connect,
+    connect=connect, hiding="nothing: nobody can reply to the archive",
 )

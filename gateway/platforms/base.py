@@ -63,6 +63,28 @@ class Published:
     url: str
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A reply under one of the school's posts, at any depth of its conversation, as its network gives it."""
+
+    platform_id: str   # the reply's own id: X post id, Mastodon status id, Bluesky at:// URI, Facebook comment id
+    text: str          # plain text, as written (HTML of Mastodon made plain); may be huge or odd Unicode
+    author: str        # the author's handle as the network shows it; "" when the account is gone
+    author_id: str     # the network's id of the author (X user id, Mastodon account id, DID, Facebook id); or ""
+    url: str           # where a person sees it on the network
+    created_at: datetime | None = None
+    hidden: bool = False  # already hidden on the network (by hand, or by an earlier run)
+
+
+@dataclass
+class ReplyPage:
+    """What one read of a post's replies found; `cursor` is given back on the next read, so that a network that
+    can tell what is new (X's since_id) is not asked for, nor charged for, what was read before."""
+
+    replies: list[Reply]
+    cursor: str | None = None
+
+
 class Publisher(Protocol):
     """Publishes at most once: `find()` tells whether an earlier attempt reached the network."""
 
@@ -78,6 +100,23 @@ class Publisher(Protocol):
 
     def delete(self, platform_id: str) -> None:
         """Returns only once the post is gone (or was never there)."""
+
+    # Replies (policy §6: inappropriate comments removed at once and reported to SMT). Errors as for publishing:
+    # RetryLater on a rate limit (its reset time), Transient when the network is down, PermanentError otherwise
+    # (code "post_gone" when the school's post itself is no longer there).
+
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        """Every reply under the post `post_id` (not the school's own), new ones at least since `cursor`."""
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        """Hide the reply as far as the network allows; says what was done in plain words. A reply already gone
+        is done, not an error."""
+
+    def restore(self, post_id: str, reply: Reply) -> str:
+        """Undo hide(); says what was done (or, by PermanentError, why it cannot be undone)."""
+
+    def block(self, reply: Reply) -> str:
+        """Stop the reply's author from reaching the account, as far as the network allows; says what was done."""
 
 
 @dataclass(frozen=True)
@@ -109,3 +148,8 @@ class Platform:
     check: Callable[[str, Mapping[str, str]], str] | None = None
     # credentials -> the account's own text limit, where the network sets it per server; None: max_text for all
     text_limit_of: Callable[[Mapping[str, str]], int] | None = None
+    # replies: the fewest minutes between two reads of an account's replies that keeps within the network's
+    # rate limits (settings may ask for longer), and whether the network charges per reply read (X does)
+    reply_poll_minutes: int = 5
+    paid_reads: bool = False
+    hiding: str = ""  # what hiding a reply does there, in plain words, for the README and the settings page

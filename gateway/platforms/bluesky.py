@@ -39,10 +39,11 @@ from datetime import datetime, timezone
 
 from PIL import Image
 
-from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published
+from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published, Reply, ReplyPage
 from gateway.platforms.bluesky_errors import (
     APP_PASSWORDS, SDK_ERRORS, ambiguous, is_not_found, needs_new_session, xrpc_error,
 )
+from gateway.platforms.bluesky_replies import BlueskyReplies
 from gateway.platforms.bluesky_session import BlueskyAccount, Connection, as_registered
 from gateway.platforms.bluesky_text import MAX_GRAPHEMES, MAX_TEXT_BYTES, rich_text
 from gateway.platforms.graphemes import grapheme_length
@@ -82,6 +83,7 @@ class BlueskyPublisher:
         self.account = account
         self.namespace = namespace
         self.connection = Connection(account, timeout)
+        self._replies = BlueskyReplies(self.connection)
 
     def __repr__(self) -> str:
         return f"BlueskyPublisher({self.account!r})"
@@ -149,6 +151,20 @@ class BlueskyPublisher:
                                  "deleted with this account's app password.", code="other_account")
         self.connection.call("delete", lambda client: client.app.bsky.feed.post.delete(did, rkey))
         log.info("deleted Bluesky post %s", platform_id)
+
+    # -- replies (bluesky_replies.py) ---------------------------------------------------------------------------
+
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        return self._replies.read(post_id, cursor)
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        return self._replies.hide(post_id, reply)
+
+    def restore(self, post_id: str, reply: Reply) -> str:
+        return self._replies.restore(post_id, reply)
+
+    def block(self, reply: Reply) -> str:
+        return self._replies.block(reply)
 
     # -- the steps ---------------------------------------------------------------------------------------------
 
@@ -246,4 +262,10 @@ PLATFORM = Platform(
     credentials_help=f"an app password made for the gateway in {APP_PASSWORDS} (never the account's own password); "
                      "the server address is https://bsky.social unless the school runs its own Bluesky server",
     connect=connect, check=check,
+    # One read is one getPostThread per post, and a PDS allows 3,000 requests per 5 minutes from one address
+    # (https://docs.bsky.app/docs/advanced-guides/rate-limits): reading each post once per 5-minute window keeps
+    # the whole gateway inside it with thousands of posts watched; a shorter wait would gain little.
+    reply_poll_minutes=5,
+    hiding="hides the reply under the post (the post's reply settings): it moves behind \"hidden replies\", "
+           "where anyone can still open it, and stays on its author's profile",
 )

@@ -39,6 +39,11 @@ UNREACHABLE = ("Bluesky could not be reached, or had a temporary fault, before a
                "to try again; the gateway will retry shortly.")
 DELETE_FAILED = ("Bluesky did not confirm that the post was deleted (Bluesky could not be reached or had a temporary "
                  "fault). The post may still be visible; the gateway will try again shortly.")
+READ_FAILED = ("The gateway could not read the replies on Bluesky just now (Bluesky could not be reached or had a "
+               "temporary fault). It will read them again shortly.")
+HIDE_FAILED = ("Bluesky could not be reached, or had a temporary fault, so nothing was changed yet. The gateway will "
+               "try again shortly.")
+NO_ANSWER = {"delete": DELETE_FAILED, "replies": READ_FAILED, "moderate": HIDE_FAILED}
 SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 
 # What must never reach a message: session tokens (JWTs), anything shaped like an app password, and the app
@@ -96,7 +101,7 @@ def lookup_failed(who: str, detail: str, status: int | None = None) -> Transient
 
 def error_for(exc: BaseException, stage: str, who: str, photo: int | None = None) -> PublishError:
     """The PublishError for a failed call at `stage`: login, prepare (before anything goes up), upload, create,
-    lookup (find) or delete."""
+    lookup (find), delete, replies (reading them) or moderate (hiding, restoring, blocking)."""
     status, name, message = xrpc_error(exc)
     if status is None:
         return _no_answer(stage, who, type(exc).__name__)
@@ -123,15 +128,15 @@ def _no_answer(stage: str, who: str, detail: str, status: int | None = None) -> 
     if stage == "lookup":
         return lookup_failed(who, detail, status)
     code = "network" if status is None else "server"
-    return Transient(DELETE_FAILED if stage == "delete" else UNREACHABLE, code=code, status=status, detail=detail)
+    return Transient(NO_ANSWER.get(stage, UNREACHABLE), code=code, status=status, detail=detail)
 
 
 def _rate_limited(exc: BaseException, who: str, kw: dict) -> RetryLater:
     retry_at = _retry_at(exc.response.headers)
     when = retry_at.strftime("%H:%M UTC on %d %B %Y")
     return RetryLater(
-        f"Bluesky's limit on how often {who} may post, sign in or be checked has been reached. The gateway will try "
-        f"again automatically at {when}.", retry_at=retry_at, code="rate_limited", **kw)
+        f"Bluesky's limit on how often {who} may post, sign in, be checked or moderate replies has been reached. The "
+        f"gateway will try again automatically at {when}.", retry_at=retry_at, code="rate_limited", **kw)
 
 
 def _refusal(stage: str, who: str, name: str, message: str, photo: int | None, kw: dict) -> PermanentError:

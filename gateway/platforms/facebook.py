@@ -27,7 +27,7 @@ Docs these calls follow (developers.facebook.com, as stored when this was writte
   MAX_ALT_TEXT 1,000 (the limit Sprout Social gives for Facebook alt text).  The text limit is Facebook's
   63,206 characters.
 * /docs/graph-api/reference/page/feed: reading gives at most 100 posts a request, paged, `since` a Unix time.
-* Errors and rate limits: see facebook_errors.py.
+* Errors and rate limits: see facebook_errors.py.  Comments under the posts: see facebook_comments.py.
 
 Client: plain `requests`.  facebook-sdk (PyPI 3.1.0, November 2018) accepts only Graph versions 2.8 to 3.1, all
 retired since 2020, and sends the token as a query parameter; Meta's maintained facebook-business SDK (26.0.x)
@@ -44,11 +44,14 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qs, urlsplit
 
-from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published, Transient
+from gateway.platforms.base import (CredentialField, Outgoing, PermanentError, Platform, Published, Reply, ReplyPage,
+                                    Transient)
+from gateway.platforms.facebook_comments import FacebookComments
 from gateway.platforms.facebook_errors import DELETE_FAILED, PERMISSIONS, UNREACHABLE, ambiguous, lookup_failed
 from gateway.platforms.facebook_graph import GRAPH_API, GraphClient
+from gateway.platforms.facebook_graph import next_params as _next_params
+from gateway.platforms.facebook_graph import parse_time as _parse_time
 from gateway.platforms.facebook_secrets import FacebookCredentials
 
 log = logging.getLogger(__name__)
@@ -75,11 +78,13 @@ def comparable(text: str) -> str:
 class FacebookPublisher:
     can_delete = True
 
-    def __init__(self, credentials: FacebookCredentials, handle: str, timeout: float = 30, api_base: str = GRAPH_API):
+    def __init__(self, credentials: FacebookCredentials, handle: str, timeout: float = 30, api_base: str = GRAPH_API,
+                 comments: str = "hide"):
         self.page_id = credentials.page_id
         self.handle = handle.strip().lstrip("@")
         self.graph = GraphClient(credentials, f"\u201c{self.handle or self.page_id}\u201d", api_base=api_base,
                                  timeout=timeout)
+        self.comments = FacebookComments(self.graph, self.page_id, comments)  # comments: "hide" or "delete"
 
     def __repr__(self) -> str:
         return f"FacebookPublisher({self.handle}, page {self.page_id})"
@@ -185,6 +190,20 @@ class FacebookPublisher:
             raise Transient(DELETE_FAILED, code="unconfirmed", detail=f"success={answer.get('success')!r}")
         log.info("deleted Facebook post %s", platform_id)
 
+    # -- comments under the posts (facebook_comments.py) ------------------------------------------------------------
+
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        return self.comments.replies(post_id, cursor)
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        return self.comments.hide(post_id, reply)
+
+    def restore(self, post_id: str, reply: Reply) -> str:
+        return self.comments.restore(post_id, reply)
+
+    def block(self, reply: Reply) -> str:
+        return self.comments.block(reply)
+
     # -- the steps ---------------------------------------------------------------------------------------------
 
     def _upload(self, photo, n: int) -> str:
@@ -246,27 +265,6 @@ def _photo_problems(n: int, photo) -> list[str]:
     return problems
 
 
-def _next_params(page: dict) -> dict | None:
-    """The query of Facebook's `paging.next` link, without its access_token; None on the last page.
-
-    The link itself is never followed: it would carry the token in a URL and could point anywhere.
-    """
-    paging = page.get("paging")
-    link = paging.get("next") if isinstance(paging, dict) else None
-    if not isinstance(link, str) or not link:
-        return None
-    query = parse_qs(urlsplit(link).query, keep_blank_values=True)
-    return {key: values[-1] for key, values in query.items() if key != "access_token"}
-
-
-def _parse_time(value) -> datetime | None:
-    """Facebook's `2026-12-04T10:15:30+0000`, as an aware datetime."""
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-
-
 def _credentials(credentials: Mapping[str, str]) -> FacebookCredentials:
     try:
         return FacebookCredentials.from_mapping(credentials)
@@ -276,7 +274,8 @@ def _credentials(credentials: Mapping[str, str]) -> FacebookCredentials:
 
 def connect(handle: str, credentials: Mapping[str, str], settings) -> FacebookPublisher:
     """One call to Facebook gets a twelfth of the publish job's time, so a slow Facebook cannot use it all up."""
-    return FacebookPublisher(_credentials(credentials), handle, timeout=max(5.0, settings.publish_timeout / 12))
+    return FacebookPublisher(_credentials(credentials), handle, timeout=max(5.0, settings.publish_timeout / 12),
+                             comments=getattr(settings, "facebook_comments", "hide"))
 
 
 def check(handle: str, credentials: Mapping[str, str]) -> str:
@@ -295,4 +294,11 @@ PLATFORM = Platform(
                       "token comes from the school's app on Meta for Developers (Graph API Explorer or Meta "
                       f"Business Suite), made by someone who can create content on the Page, with {PERMISSIONS}"),
     connect=connect, check=check,
+    # A Page token's calls count against the Page's Business Use Case limit: 4,800 calls in 24 hours for each
+    # engaged user (/docs/graph-api/overview/rate-limiting).  Reading one post's comments every 5 minutes is 288
+    # calls a day, so even a Page with one engaged user keeps 15 posts under watch, with room to hide and block
+    # (the platform limit of 200 calls per user per hour applies only to user and app tokens, not to a Page's).
+    reply_poll_minutes=5,
+    hiding=("hides the comment under the post: only its writer and their friends still see it, and they are not "
+            "told (with FACEBOOK_COMMENTS=delete the comment is deleted for everyone, which cannot be undone)"),
 )

@@ -22,6 +22,9 @@ The codes that page lists, and what we do with them:
   there: on a DELETE the post is gone (success); anywhere else the saved Page ID or token is wrong.
 * 1609005 (error posting link) -> PermanentError: the link in the text could not be read by Facebook.
 * A 413 or any other refusal of a photo upload -> PermanentError naming the photo.
+
+Comments (facebook_comments.py) use the stages "comments" (reading) and "moderate" (hiding, deleting, showing a
+comment again, blocking its writer): the same kinds of error, in words about comments rather than publishing.
 """
 from __future__ import annotations
 
@@ -38,7 +41,11 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, 80001})
 TEMPORARY_CODES = frozenset({1, 2})
 TOKEN_CODES = frozenset({102, 190})
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
-PERMISSIONS = "pages_manage_posts, pages_read_engagement and pages_show_list"
+# Publishing needs the first two and pages_show_list; reading comments needs pages_read_user_content, and hiding,
+# deleting them and blocking their writers pages_manage_engagement (developers.facebook.com/docs/pages-api).
+PERMISSIONS = ("pages_manage_posts, pages_read_engagement, pages_read_user_content, pages_manage_engagement and "
+               "pages_show_list")
+COMMENT_STAGES = frozenset({"comments", "moderate"})
 
 UNREACHABLE = ("Facebook could not be reached, or had a temporary fault, before anything was published. It is safe "
                "to try again; the gateway will retry shortly.")
@@ -119,6 +126,14 @@ def fault(stage: str, page: str, detail: str, status: int | None = None, sent: b
         return lookup_failed(page, detail, status)
     if stage == "delete":
         return Transient(DELETE_FAILED, code="server", status=status, detail=redact(detail)[:500])
+    if stage == "comments":
+        return Transient(f"The gateway could not read the comments on the Facebook Page {page} just now (Facebook "
+                         "could not be reached or had a temporary fault). It will read them again shortly.",
+                         code="server", status=status, detail=redact(detail)[:500])
+    if stage == "moderate":
+        return Transient("Facebook could not be reached, or had a temporary fault, so the comment has not been "
+                         "changed yet. The gateway will try again shortly.", code="server", status=status,
+                         detail=redact(detail)[:500])
     return Transient(UNREACHABLE, code="server", status=status, detail=redact(detail)[:500])
 
 
@@ -126,19 +141,20 @@ def error_for(response, stage: str, page: str, photo: int | None = None) -> Publ
     """Turn Facebook's error answer into a PublishError of the right kind for this stage."""
     error = parse(response)
     if error.status == 429 or error.code in RATE_LIMIT_CODES:
-        return _rate_limited(response.headers, page, error)
+        return _rate_limited(response.headers, page, error, stage)
     temporary = error.status >= 500 or error.status == 408 or error.code in TEMPORARY_CODES
     if temporary or (error.status < 400 and error.code is None):  # the latter: a redirect, never followed
         return fault(stage, page, error.detail, error.status)
     return _refusal(stage, page, error, photo)
 
 
-def _rate_limited(headers, page: str, error: GraphError) -> RetryLater:
+def _rate_limited(headers, page: str, error: GraphError, stage: str) -> RetryLater:
     retry_at = retry_at_from(headers)
     when = retry_at.strftime("%H:%M UTC on %d %B %Y")
+    done = ("Nothing was changed on Facebook." if stage in COMMENT_STAGES else "Nothing was published.")
     return RetryLater(
         f"Facebook's limit on how often the gateway may post to or check the Page {page} has been reached. "
-        f"Nothing was published. The gateway will try again automatically at {when}.",
+        f"{done} The gateway will try again automatically at {when}.",
         retry_at=retry_at, code="rate_limited", status=error.status, detail=error.detail)
 
 

@@ -7,6 +7,8 @@ answer's JSON object or raises the PublishError its stage calls for (see faceboo
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -73,3 +75,24 @@ class GraphClient:
                 return None
             raise error_for(response, stage, self.page, photo=photo)
         return body
+
+
+def next_params(page: dict) -> dict | None:
+    """The query of Facebook's `paging.next` link, without its access_token; None on the last page.
+
+    The link itself is never followed: it would carry the token in a URL and could point anywhere.
+    """
+    paging = page.get("paging")
+    link = paging.get("next") if isinstance(paging, dict) else None
+    if not isinstance(link, str) or not link:
+        return None
+    query = parse_qs(urlsplit(link).query, keep_blank_values=True)
+    return {key: values[-1] for key, values in query.items() if key != "access_token"}
+
+
+def parse_time(value) -> datetime | None:
+    """Facebook's `2026-12-04T10:15:30+0000`, as an aware datetime."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None

@@ -57,6 +57,7 @@ _GUARDED_LOGGERS = (
     "requests",
     "gateway.platforms.facebook",
     "gateway.platforms.facebook_graph",
+    "gateway.platforms.facebook_comments",
     "gateway.platforms.facebook_errors",
 )
 

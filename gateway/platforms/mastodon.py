@@ -35,13 +35,14 @@ import requests
 from mastodon import Mastodon, MastodonAPIError, MastodonNetworkError, MastodonNotFoundError, MastodonRatelimitError
 
 from gateway.platforms.base import (
-    CredentialField, Outgoing, PermanentError, Platform, Published, RetryLater, Transient,
+    CredentialField, Outgoing, PermanentError, Platform, Published, Reply, ReplyPage, RetryLater, Transient,
 )
 from gateway.platforms.mastodon_account import MastodonCredentials, redact, register_secret
 from gateway.platforms.mastodon_errors import ambiguous, error_for, lookup_failed, unreachable
 from gateway.platforms.mastodon_limits import (
     MAX_ALT_TEXT, MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_TEXT, MIME_TYPES, InstanceLimits, text_length,
 )
+from gateway.platforms.mastodon_replies import MastodonReplies
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class MastodonPublisher:
     can_delete = True
 
     def __init__(self, credentials: MastodonCredentials, handle: str, timeout: float = 30,
-                 media_wait: float | None = None):
+                 media_wait: float | None = None, authors: str = "block"):
         register_secret(credentials.access_token)
         self.handle = handle.strip().lstrip("@")
         self.base_url = credentials.instance_url
@@ -98,6 +99,7 @@ class MastodonPublisher:
         self.api.access_token = credentials.access_token
         self._limits: InstanceLimits | None = None
         self._me: tuple[str, str] | None = None  # (account id, username)
+        self._replies = MastodonReplies(self, authors)  # authors: what hide() does to a reply's author
 
     def __repr__(self) -> str:
         return f"MastodonPublisher(@{self.handle} on {self.host})"
@@ -204,6 +206,20 @@ class MastodonPublisher:
         except _API_ERRORS as exc:
             raise self._error(exc, "delete") from exc
         log.info("deleted Mastodon post %s on %s", platform_id, self.host)
+
+    # -- replies (mastodon_replies.py) -------------------------------------------------------------------------
+
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        return self._replies.replies(post_id, cursor)
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        return self._replies.hide(post_id, reply)
+
+    def restore(self, post_id: str, reply: Reply) -> str:
+        return self._replies.restore(post_id, reply)
+
+    def block(self, reply: Reply) -> str:
+        return self._replies.block(reply)
 
     # -- the steps ---------------------------------------------------------------------------------------------
 
@@ -343,7 +359,9 @@ def _id_order(status_id: str) -> tuple[int, str]:
 def connect(handle: str, credentials: Mapping[str, str], settings) -> MastodonPublisher:
     """One call to the server gets a twelfth of the publish job's time, so a slow server cannot use it all up."""
     timeout = max(5.0, settings.publish_timeout / 12)
-    return MastodonPublisher(MastodonCredentials.from_mapping(credentials), handle, timeout=timeout)
+    # Settings made before replies were read (and stand-ins for them) have no mastodon_authors: its default.
+    authors = getattr(settings, "mastodon_authors", "block")
+    return MastodonPublisher(MastodonCredentials.from_mapping(credentials), handle, timeout=timeout, authors=authors)
 
 
 def check(handle: str, credentials: Mapping[str, str]) -> str:
@@ -366,4 +384,11 @@ PLATFORM = Platform(
     credentials_help=("the address of the school's Mastodon server, and an access token made on that server "
                       "under Preferences, Development, New application, with the 'read' and 'write' scopes"),
     connect=connect, check=check, text_limit_of=text_limit_of,
+    # Mastodon allows 300 calls in 5 minutes per account (https://docs.joinmastodon.org/api/rate-limits/), in
+    # one window that resets every 5 minutes; a read of one post's replies costs two (its context and the
+    # mentions), so one read per post every 5 minutes keeps an account with 100 posts under watch inside it.
+    reply_poll_minutes=5,
+    hiding=("reports the reply to the moderators of its author's server and blocks (or mutes) its author, so "
+            "the school no longer sees them; Mastodon lets no one delete another person's reply, so others can "
+            "still see it until those moderators remove it"),
 )

@@ -41,7 +41,10 @@ from datetime import timedelta, timezone
 import requests
 import tweepy
 
-from gateway.platforms.base import CredentialField, Outgoing, PermanentError, Platform, Published, Transient
+from gateway.platforms import x_replies
+from gateway.platforms.base import (
+    CredentialField, Outgoing, PermanentError, Platform, Published, Reply, ReplyPage, Transient,
+)
 from gateway.platforms.x_errors import DELETE_FAILED, UNREACHABLE, ambiguous, error_for, lookup_failed
 from gateway.platforms.x_secrets import XCredentials, register_secrets
 from gateway.platforms.x_text import MAX_TEXT, comparable, comparables, weighted_length
@@ -250,6 +253,22 @@ class XPublisher:
             raise Transient(DELETE_FAILED, code="unconfirmed", detail=f"deleted={deleted!r}")
         log.info("deleted X post %s", platform_id)
 
+    # -- replies (x_replies.py) ----------------------------------------------------------------------------------
+
+    def replies(self, post_id: str, cursor: str | None) -> ReplyPage:
+        """Replies at any depth from X's last 7 days, newer than `cursor` (X's since_id: not read, not charged)."""
+        return x_replies.read_replies(self, post_id, cursor)
+
+    def hide(self, post_id: str, reply: Reply) -> str:
+        return x_replies.set_hidden(self, reply, hidden=True)
+
+    def restore(self, post_id: str, reply: Reply) -> str:
+        return x_replies.set_hidden(self, reply, hidden=False)
+
+    def block(self, reply: Reply) -> str:
+        """Mutes: X's API no longer lets apps block."""
+        return x_replies.mute_author(self, reply)
+
     # -- the steps ---------------------------------------------------------------------------------------------
 
     def _whoami(self, stage: str) -> tuple[str, str]:
@@ -325,4 +344,10 @@ PLATFORM = Platform(
     ),
     credentials_help="from the X developer portal, with read and write access",
     connect=connect, check=check,
+    # X's recent search allows 300 requests per 15 minutes per user (docs.x.com/x-api/fundamentals/rate-limits):
+    # one read per published post every 15 minutes keeps up to 300 recent posts inside that window, and each
+    # read is paid for, so reading more often would cost more without staying any safer.
+    reply_poll_minutes=15, paid_reads=True,
+    hiding=("hides the reply under the post; people can still open it from X's \u201chidden replies\u201d, and "
+            "its author is not told"),
 )

@@ -65,6 +65,7 @@ _GUARDED_LOGGERS = (
     "tweepy.client",
     "urllib3.connectionpool",
     "gateway.platforms.x",
+    "gateway.platforms.x_replies",
 )
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from gateway.services import users
+from gateway.services import comments, users
 from gateway.services.accounts import add_account, confirm_account, save_credentials
 from gateway.services.links import add_rule, remove_rule
 from gateway.core.errors import Refused
@@ -129,4 +129,4 @@ def settings_page():
     """What the gateway is set to do (from the environment; secrets are never shown)."""
     faces = FaceSettings.from_settings(settings())
     return render_template("settings.html", s=settings(), faces=faces, smallest=SMALLEST_FOUND_PX[faces.description],
-                           min_encodable=MIN_ENCODABLE_PX)
+                           min_encodable=MIN_ENCODABLE_PX, schedules=comments.schedules(db(), settings()))

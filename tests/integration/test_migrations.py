@@ -10,6 +10,7 @@ import gateway.models  # noqa: F401
 import moderation.audit  # noqa: F401
 import moderation.link_rules  # noqa: F401
 import moderation.models  # noqa: F401
+import moderation.replies  # noqa: F401
 from gateway.core.db import Base
 
 
