@@ -71,7 +71,7 @@ def purge():
 
 @click.command()
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
-@click.option("--queues", "names", default=",".join(("takedowns", "publish", "checks")), show_default=True,
+@click.option("--queues", "names", default=",".join(queues.ALL), show_default=True,
               help="the queues to take, in order; 'takedowns' alone keeps a worker free for takedowns")
 def worker(burst, names):
     """Run a worker (with the scheduler and the reconciler); it waits for the queue if it is down."""

@@ -32,6 +32,7 @@ def queue():
     if post_id:
         query = query.where(Publication.post_id == post_id)
     shown = session.scalars(query.limit(500)).all()
+    comments.watch_accounts(session, settings())  # an account's schedule shows from its first published post
     waiting = [r for r in shown if r.needs_smt]
     handled = [r for r in shown if not r.needs_smt and (r.verdict != replies.FINE or r.reviewed_at or r.concern)]
     concerns = [r for r in shown if r.concern]
