@@ -11,6 +11,8 @@ from gateway.core.db import Base, UTCDateTime, utcnow
 TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
 ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
 ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer"}
+# Those who approve, publish or change consent log in with a second factor; teachers may choose to.
+SECOND_FACTOR_ROLES = (SMT, HEAD, CONSENT_OFFICER)
 
 
 class User(Base):
@@ -20,9 +22,21 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20))
-    password_hash: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))  # "" until the user chooses one through a set-up link
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # wrong passwords before it are forgiven
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted with the instance key
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None while enrolment is unconfirmed
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is accepted once: only later steps after it
+
+    @property
+    def second_factor(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def needs_second_factor(self) -> bool:
+        return self.role in SECOND_FACTOR_ROLES or self.second_factor
 
     @property
     def can_review(self) -> bool:
@@ -78,3 +92,46 @@ class Account(Base):
     @property
     def label(self) -> str:
         return f"{self.handle} ({self.platform})"
+
+
+class LoginSession(Base):
+    """One log-in: the browser's cookie holds a random token whose hash is kept here, so it can be ended."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AccountLink(Base):
+    """A one-time link by e-mail: "setup" for a new account's first password, "reset" for a forgotten one."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_token: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted until mailed, then forgotten
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(Base):
+    """One of ten single-use codes that stand in for the authenticator app; only their hashes are kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,7 +25,12 @@ from workers import embedded
 from workers import queues
 from sqlalchemy.orm import selectinload
 from gateway.web.app import create_app
-from tests.client import Client
+from tests.client import RECOVERY, SECRETS, Client, enrolled
+from gateway.models import SECOND_FACTOR_ROLES, User
+from gateway.services import sign_in
+from sqlalchemy import select
+import pyotp
+import time
 from workers.worker import run
 from rq import SimpleWorker
 from workers.worker import QuickPubSub, SchedulerStops
@@ -170,8 +175,24 @@ def fetch(read):
 
 @pytest.fixture
 def school(session, settings):
-    """The demo school: one user per role and a confirmed archive account; passwords by role."""
-    return {role: password for _email, role, password in seed_if_empty(session, settings)}
+    """The demo school: one user per role and a confirmed archive account; passwords by role. Those whose role
+    needs a second factor have set up an authenticator app (tests.client.SECRETS holds its key)."""
+    created = seed_if_empty(session, settings)
+    for email, role, _password in created:
+        if role in SECOND_FACTOR_ROLES:
+            enrol_app(session, settings, email)
+    return {role: password for _email, role, password in created}
+
+
+def enrol_app(session, settings, email: str) -> list[str]:
+    """Set up an authenticator app for the user, as its enrolment page would; returns the recovery codes."""
+    user = session.scalar(select(User).where(User.email == email))
+    secret, _uri = sign_in.enrolment_uri(session, settings, user)
+    step = int(time.time() // 30) - 1  # the previous step's code, so the next log-ins have codes of their own
+    codes = sign_in.confirm_enrolment(session, settings, user, pyotp.TOTP(secret).at(step * 30))
+    SECRETS[email], RECOVERY[email] = secret, codes
+    enrolled(secret, step)
+    return codes
 
 
 @pytest.fixture

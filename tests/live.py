@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import expect
 from waitress import create_server
 from gateway.web.app import create_app
+from tests.client import SECRETS, totp_code
 from waitress import wasyncore
 from playwright.sync_api import sync_playwright
 
@@ -139,6 +140,10 @@ def log_in(page, live: LiveServer, role: str) -> None:
     page.fill("#email", EMAILS[role])
     page.fill("#password", live.passwords[role])
     page.get_by_role("button", name="Log in", exact=True).click()
+    if EMAILS[role] in SECRETS:
+        expect(page.get_by_label("The six digits your authenticator app shows for this gateway")).to_be_visible()
+        page.fill("#code", totp_code(SECRETS[EMAILS[role]]))
+        page.get_by_role("button", name="Continue", exact=True).click()
     expect(page.get_by_role("button", name=re.compile(r"^Log out"))).to_be_visible()
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from gateway.core import settings as settings_module
-from gateway.services import alerts, checking, comments, publishing
+from gateway.services import alerts, checking, comments, publishing, sign_in
 
 
 def check_post(post_id: int, attempt: int) -> None:
@@ -33,3 +33,8 @@ def act_on_reply(reply_id: int) -> None:
 def send_alert(post_id: int) -> None:
     """E-mail SMT about a post's flagged replies."""
     alerts.send_alert(settings_module.load(), post_id)
+
+
+def send_account_link(link_id: int) -> None:
+    """E-mail a one-time set-up or password-reset link."""
+    sign_in.mail_link(settings_module.load(), link_id)

@@ -11,6 +11,10 @@ from moderation import audit, lifecycle
 from moderation.models import Post, PostImage
 
 FINISHED = [lifecycle.PUBLISHED, lifecycle.TAKEN_DOWN, lifecycle.REJECTED, lifecycle.WITHDRAWN]
+# An import preview is a copy of the MIS export: names, year groups and consent decisions of every pupil. It is kept
+# only for the consent officer to read the preview and confirm it, which takes minutes; uploading the file again
+# costs little, so an hour is enough and no copy lingers long after the officer has gone.
+IMPORT_PREVIEW_LIFETIME = timedelta(hours=1)
 
 
 def purge_originals(settings, now: datetime | None = None) -> list[int]:
@@ -36,9 +40,10 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
 
 
 def purge_import_previews(settings, now: datetime | None = None) -> int:
-    """Uploaded MIS files waiting for a confirmation that never came are deleted after a day."""
+    """Uploaded MIS files waiting for a confirmation that never came are deleted once IMPORT_PREVIEW_LIFETIME has
+    passed; returns how many."""
     folder = settings.instance / "imports"
-    cutoff = ((now or utcnow()) - timedelta(days=1)).timestamp()
+    cutoff = ((now or utcnow()) - IMPORT_PREVIEW_LIFETIME).timestamp()
     stale = [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
     for path in stale:
         path.unlink(missing_ok=True)

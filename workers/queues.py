@@ -137,3 +137,14 @@ def enqueue_alert(settings, post_id: int, sends: int, at: datetime | None = None
         q.enqueue_at(at, "workers.jobs.send_alert", post_id, **options)
     else:
         q.enqueue("workers.jobs.send_alert", post_id, ttl=DAY, **options)
+
+
+def account_mail_job_id(link_id: int) -> str:
+    return f"account-link-{link_id}"
+
+
+def enqueue_account_mail(settings, link_id: int, conn=None) -> None:
+    """E-mail a set-up or reset link; a mail server that does not answer is tried again."""
+    queue(settings, MAIL, conn).enqueue(
+        "workers.jobs.send_account_link", link_id, job_id=account_mail_job_id(link_id), job_timeout=120, ttl=DAY,
+        result_ttl=DAY, failure_ttl=30 * DAY, retry=Retry(max=5, interval=[10, 30, 60, 120, 300]))

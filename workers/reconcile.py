@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from consent_registry.models import Takedown
 from gateway.core.db import lock_row, session_for, utcnow
+from gateway.models import AccountLink
 from gateway.platforms import outgoing_for, publisher_for
 from gateway.platforms.base import PublishError
 from moderation import audit, lifecycle
@@ -48,6 +49,7 @@ class Report:
     takedowns_started: list[int] = field(default_factory=list)
     reply_reads_queued: list[int] = field(default_factory=list)
     reply_actions_queued: list[int] = field(default_factory=list)
+    account_mails_queued: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __str__(self):
@@ -55,7 +57,8 @@ class Report:
                 f"{len(self.publications_requeued)}, found already published: {len(self.publications_found)}, "
                 f"approvals expired: {len(self.approvals_expired)}, takedowns started: {len(self.takedowns_started)}, "
                 f"reply reads queued: {len(self.reply_reads_queued)}, reply actions queued: "
-                f"{len(self.reply_actions_queued)}, rows that failed (tried again next round): {len(self.failed)}")
+                f"{len(self.reply_actions_queued)}, account links queued for e-mail: {len(self.account_mails_queued)}, "
+                f"rows that failed (tried again next round): {len(self.failed)}")
 
 
 class _Held:
@@ -128,7 +131,18 @@ def round_(settings, conn, held: _Held) -> Report:
             each("account", poll.account_id, lambda: _reply_read(session, settings, conn, poll.account_id, report))
         for reply_id in _ids(session, select(Reply.id).where(Reply.action.is_not(None))):
             each("reply", reply_id, lambda: _reply_action(session, settings, conn, reply_id, report))
+        unsent = select(AccountLink.id).where(AccountLink.sealed_token.is_not(None), AccountLink.used_at.is_(None),
+                                              AccountLink.expires_at > now)
+        for link_id in _ids(session, unsent):
+            each("account link", link_id, lambda: _account_mail(conn, settings, link_id, report))
     return report
+
+
+def _account_mail(conn, settings, link_id: int, report: Report) -> None:
+    """A set-up or reset link not yet e-mailed, whose job was lost (or never queued), is queued again."""
+    if not _job_alive(conn, queues.account_mail_job_id(link_id)):
+        queues.enqueue_account_mail(settings, link_id, conn)
+        report.account_mails_queued.append(link_id)
 
 
 def _reply_read(session, settings, conn, account_id: int, report: Report) -> None:

@@ -1,9 +1,9 @@
 """The worker process: rq's worker with its scheduler, riding out queue outages.
 
-Its maintenance round reconciles and purges under the reconcilers' lock. rq itself quits on any error it
-does not expect (a lost connection while a job runs, a flushed lock), so `run` starts a fresh rq worker
-once the queue answers again, and exits with a failure status only for other errors, so that a supervisor
-restarts it.
+Its maintenance round deletes old import previews, then reconciles and purges under the reconcilers' lock. rq
+itself quits on any error it does not expect (a lost connection while a job runs, a flushed lock), so `run` starts
+a fresh rq worker once the queue answers again, and exits with a failure status only for other errors, so that a
+supervisor restarts it.
 """
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
     max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
 
     def run_maintenance_tasks(self):
+        self._purge_import_previews()  # first: it needs no queue, so nothing the queue does can skip it
         super().run_maintenance_tasks()
         try:
             self._register_again_if_flushed()
@@ -70,7 +71,6 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
                 if queues.CHECKS in self.queue_names():
                     with session_for(self.settings.database_url) as session:
                         name_matcher(session, self.settings)  # built here, so every forked check finds it ready
-                purge_import_previews(self.settings)
                 purged = purge_originals(self.settings)
                 if purged:
                     log.info("originals deleted for posts %s", purged)
@@ -83,6 +83,16 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
         except Exception:
             log.exception("maintenance failed; will try again next round")
 
+    def _purge_import_previews(self) -> None:
+        """Every round, outside the reconcilers' lock: the previews' hour must not stretch while another worker holds
+        the lock or a reconcile round fails, and deleting a file twice is harmless, so no lock is needed."""
+        try:
+            deleted = purge_import_previews(self.settings)
+        except OSError:
+            log.exception("old import previews could not be deleted; will try again next round")
+            return
+        if deleted:
+            log.info("unconfirmed import previews deleted: %s", deleted)
 
     def _register_again_if_flushed(self) -> None:
         """After a FLUSHDB rq's heartbeat leaves a bare key: say again who we are, for the health page."""

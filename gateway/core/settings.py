@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from limits import parse_many
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -74,6 +75,21 @@ def _replies_and_mail(env) -> dict:
     )
 
 
+def _sign_in(env) -> dict:
+    limit = env.get("LOGIN_LIMIT") or "20 per minute; 200 per hour"
+    try:
+        parse_many(limit)
+    except ValueError:
+        raise SettingsError(f"LOGIN_LIMIT must be limits such as '20 per minute; 200 per hour', not {limit!r}") from None
+    return dict(
+        session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30),
+        session_hours=_int(env, "SESSION_HOURS", 12),
+        login_limit=limit,
+        behind_tls=_choice(env, "BEHIND_TLS", "no", ("yes", "no")) == "yes",
+        proxies=_int(env, "PROXIES", 0, minimum=0),
+    )
+
+
 def _choice(env, name, default, choices):
     value = env.get(name) or default
     if value not in choices:
@@ -122,6 +138,11 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)  # unset: mail is written to the instance's outbox/
     mail_from: str = "gateway@localhost"
     public_url: str = "http://127.0.0.1:5000"  # where staff reach the gateway, for the links in e-mails
+    session_idle_minutes: int = 30     # a log-in unused this long ends
+    session_hours: int = 12            # and every log-in ends this long after it began
+    login_limit: str = "20 per minute; 200 per hour"  # failed sign-in attempts allowed per client address
+    behind_tls: bool = False           # served over HTTPS (by a proxy): Secure cookies and HSTS
+    proxies: int = 0                   # how many proxies in front add X-Forwarded-For/-Proto, to trust them
 
     @property
     def media(self) -> Path:
@@ -208,6 +229,7 @@ def load(environ=None) -> Settings:
         timezone=timezone,
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         **_replies_and_mail(env),
+        **_sign_in(env),
         secret_key=_key_file(instance / "secret.key", 32),
         encryption_key=_key_file(instance / "encryption.key", 32),
     )

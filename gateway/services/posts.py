@@ -41,6 +41,7 @@ class PostForm:
     alt_texts: dict[int, str] = field(default_factory=dict)  # photo id -> alt text, for the photos it names
     removed: set[int] = field(default_factory=set)  # ids of the photos to remove
     photos: list[NewPhoto] = field(default_factory=list)
+    extra_files: list[str] = field(default_factory=list)  # names of files sent where the form has no photo box
     problems: list[str] = field(default_factory=list)  # what could not be read (a date that is not a date)
 
 
@@ -136,9 +137,10 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
         keep.append(image)
     post.images = keep
     limits, max_photos, kept = PhotoLimits.from_settings(settings), settings.max_photos, len(post.images)
+    left_out = list(form.extra_files)
     for photo in form.photos:
         if len(post.images) >= max_photos:
-            problems.append(f"A post can have at most {max_photos} photos; {photo.filename} was not added.")
+            left_out.append(photo.filename)
             continue
         name = photo.filename[-80:]
         label = f"photo {kept + photo.slot} ({name})"  # numbered as the form shows it
@@ -151,5 +153,14 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
             original_key=storage.put(settings.media, photo.data),
             original_sha256=hashlib.sha256(photo.data).hexdigest(),
         ))
+    if left_out:
+        problems.append(_too_many_photos(max_photos, left_out))
     for position, image in enumerate(post.images, 1):
         image.position = position
+
+
+def _too_many_photos(max_photos: int, filenames: list[str]) -> str:
+    """What the author is told of the photos beyond the limit: how many, and which, so none is lost unnoticed."""
+    more = f"{len(filenames)} more {'was' if len(filenames) == 1 else 'were'} sent"
+    return (f"A post can have at most {max_photos} photos; {more} ({', '.join(n[-80:] for n in filenames)}) "
+            "and not added.")

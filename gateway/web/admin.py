@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from gateway.services import comments, users
+from gateway.services import comments, sign_in, users
 from gateway.services.accounts import add_account, confirm_account, save_credentials
 from gateway.services.links import add_rule, remove_rule
 from gateway.core.errors import Refused
@@ -40,12 +40,14 @@ def index():
 def add_user():
     form = request.form
     try:
-        user, password = users.add_user(db(), settings(), form.get("email", ""), form.get("name", ""), form.get("role", ""),
-                                         by=current_user)
+        user = users.add_user(db(), settings(), form.get("email", ""), form.get("name", ""), form.get("role", ""),
+                              by=current_user)
     except Refused as exc:
         db().rollback()
         return _page(400, errors=[str(exc)])
-    return _page(new_password=(user.email, password))
+    flash(f"Added {user.name}. A link to choose their password was e-mailed to {user.email}; it works once, within "
+          "72 hours.", "ok")
+    return redirect(url_for("admin.index"))
 
 
 @bp.post("/users/<int:user_id>/<any(enable, disable):change>")
@@ -59,6 +61,24 @@ def change_user(user_id, change):
         return redirect(url_for("admin.index"))
     flash(f"{user.name} {'enabled' if change == 'enable' else 'disabled'}.", "ok")
     return redirect(url_for("admin.index"))
+
+
+SIGN_IN_ACTIONS = {
+    "setup": (lambda s, user, by: users.resend_setup(s, settings(), user, by), "A new set-up link was e-mailed to {}."),
+    "end_sessions": (lambda s, user, by: sign_in.end_sessions(s, user, "ended by the head", by=by),
+                     "{} is logged out everywhere."),
+    "reset_second_factor": (lambda s, user, by: sign_in.reset_second_factor(s, user, by),
+                            "{}'s second factor is reset: they set up their app again at their next log-in."),
+}
+
+
+@bp.post("/users/<int:user_id>/<any(setup, end_sessions, reset_second_factor):action>")
+@requires(head)
+def sign_in_action(user_id, action):
+    """The head's help with signing in: a new set-up link, logging someone out everywhere, a lost phone."""
+    user = db().get(User, user_id) or abort(404)
+    change, done = SIGN_IN_ACTIONS[action]
+    return _apply(lambda session: change(session, user, current_user), done.format(user.name))
 
 
 def _apply(change, done: str, prefix: str = ""):

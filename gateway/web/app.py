@@ -5,13 +5,11 @@ import logging
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, jsonify, render_template, request
-from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
-from gateway.models import User
-from gateway.web import admin, archive, auth, comments, consent, health, posts, review
-from gateway.web.util import db
+from gateway.web import admin, archive, auth, comments, consent, health, posts, review, security
 from moderation.diff import marked
 
 log = logging.getLogger(__name__)
@@ -23,49 +21,42 @@ ERROR_WORDS = {
     404: ("Not found", "There is nothing here: the link may be wrong, or the post was removed."),
     405: ("That cannot be done from here", "Use the buttons on the page instead of typing the address."),
     413: ("The upload is too large", "The photos together are over the size the gateway accepts. Nothing was saved: go back and choose smaller or fewer photos."),
+    429: ("Too many attempts", "Too many tries came from your network in a short time. Wait a minute and try again."),
     500: ("Something went wrong on our side", "Nothing you sent was lost that was already saved. Try again in a minute; if it keeps happening, tell the office."),
 }
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'",
-}
-
-
 def create_app(gateway_settings) -> Flask:
     app = Flask("gateway", template_folder="templates", static_folder="static")
     configure(app, gateway_settings)
-    register_extensions(app)
     register_blueprints(app)
+    register_extensions(app, gateway_settings)
     register_errorhandlers(app)
     register_request_hooks(app)
     register_template_helpers(app, gateway_settings)
     return app
 
 
+class Id(IntegerConverter):
+    """Ids in paths stop at the databases' 64-bit integers: a longer number is simply not found (404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, *args, max=2**63 - 1, **kwargs)
+
+
 def configure(app: Flask, gateway_settings) -> None:
+    app.url_map.converters["int"] = Id
     app.config.update(
         GATEWAY_SETTINGS=gateway_settings,
         SECRET_KEY=gateway_settings.secret_key,
         MAX_CONTENT_LENGTH=(gateway_settings.max_photos * gateway_settings.max_photo_mb + 50) * 1024 * 1024,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the log-in, which is itself limited
     )
+    security.configure(app, gateway_settings)
 
 
-def register_extensions(app: Flask) -> None:
-    """CSRF protection on every form, and log-in sessions for active users only."""
+def register_extensions(app: Flask, gateway_settings) -> None:
+    """CSRF protection on every form; sessions kept on the server; sign-in throttling; the security headers."""
     CSRFProtect(app)
-    login = LoginManager(app)
-    login.login_view = "auth.login"
-    login.login_message = "Please log in to continue."
-
-    @login.user_loader
-    def load_user(user_id):
-        user = db().get(User, int(user_id))
-        return user if user and user.active else None
+    security.register(app, gateway_settings, auth.bp)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -98,19 +89,13 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """The request's database session is closed at its end; every response carries the security headers."""
+    """The request's database session is closed at its end."""
 
     @app.teardown_appcontext
     def close_db(_exc):
         session = g.pop("db", None)
         if session is not None:
             session.close()
-
-    @app.after_request
-    def security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
 
 
 def register_template_helpers(app: Flask, gateway_settings) -> None:

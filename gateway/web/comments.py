@@ -8,6 +8,7 @@ from sqlalchemy import select
 from gateway.core.errors import Refused
 from gateway.services import comments
 from gateway.services.queueing import QUEUE_DOWN
+from gateway.web.forms import whole_number
 from gateway.web.util import db, requires, reviewer, settings
 from moderation import replies
 from moderation.models import Publication
@@ -27,7 +28,7 @@ DONE = {
 @requires(reviewer)
 def queue():
     session = db()
-    post_id = request.args.get("post", type=int)
+    post_id = request.args.get("post", type=whole_number)
     query = select(Reply).join(Publication).order_by(Reply.id.desc())
     if post_id:
         query = query.where(Publication.post_id == post_id)

@@ -15,11 +15,15 @@ from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.util import db, registry_keeper, requires, settings
 from moderation.lifecycle import STATE_NAMES
 
+# A person's pages name them in the query string (/people/person?mis_id=2024%2F0042), not the path: an MIS id may
+# hold any character, and in a path "/" splits it, an id like "import" or "x/withdraw/social" reads as another
+# page, and browsers rewrite "." and ".." segments before the request is sent.
 bp = Blueprint("people", __name__, url_prefix="/people")
 
 
-def _person(mis_id: str) -> Person:
-    return consent.find(db(), mis_id) or abort(404)
+def _person() -> Person:
+    """The person the request names, as ?mis_id=."""
+    return consent.find(db(), request.args.get("mis_id", "")) or abort(404)
 
 
 def _date(field: str) -> date | None:
@@ -45,8 +49,8 @@ def _show(follow_up: consent.FollowUp) -> None:
         flash(QUEUE_DOWN, "warning")
 
 
-def _to_person(mis_id: str):
-    return redirect(url_for("people.person", mis_id=mis_id))
+def _to_person():
+    return redirect(url_for("people.person", mis_id=request.args.get("mis_id", "")))
 
 
 @bp.get("/")
@@ -56,19 +60,19 @@ def search():
     return render_template("people.html", people=consent.search(db(), settings(), q), q=q)
 
 
-@bp.get("/<mis_id>")
+@bp.get("/person")
 @requires(registry_keeper)
-def person(mis_id):
-    shown = consent.profile(db(), settings(), _person(mis_id))
+def person():
+    shown = consent.profile(db(), settings(), _person())
     return render_template("person.html", person=shown.person, photo=shown.photo, biometric=shown.biometric,
                            statuses=STATUSES, posts=shown.posts, names=STATE_NAMES, profile=shown,
                            titles={name: platform.title for name, platform in PLATFORMS.items()})
 
 
-@bp.post("/<mis_id>/<any(photo, biometric):kind>")
+@bp.post("/person/<any(photo, biometric):kind>")
 @requires(registry_keeper)
-def record(mis_id, kind):
-    p, form = _person(mis_id), request.form
+def record(kind):
+    p, form = _person(), request.form
     fields = dict(given_by=form.get("given_by", "").strip(), evidence=form.get("evidence", "").strip())
     try:
         if kind == "photo":
@@ -82,34 +86,34 @@ def record(mis_id, kind):
             follow_up = consent.FollowUp()
     except Refused as exc:
         flash(f"Not recorded: {exc}.", "error")
-        return _to_person(mis_id), 303
+        return _to_person(), 303
     flash("Recorded.", "ok")
     _show(follow_up)
-    return _to_person(mis_id)
+    return _to_person()
 
 
-@bp.post("/<mis_id>/withdraw/<any(social, biometric):kind>")
+@bp.post("/person/withdraw/<any(social, biometric):kind>")
 @requires(registry_keeper)
-def withdraw_consent(mis_id, kind):
-    follow_up = consent.withdraw(db(), settings(), _person(mis_id), kind, current_user)
+def withdraw_consent(kind):
+    follow_up = consent.withdraw(db(), settings(), _person(), kind, current_user)
     flash(f"{'Social media photo' if kind == 'social' else 'Biometric'} consent withdrawn"
           f"{'; face templates deleted' if kind == 'biometric' else ''}.", "ok")
     _show(follow_up)
-    return _to_person(mis_id)
+    return _to_person()
 
 
-@bp.post("/<mis_id>/enrol")
+@bp.post("/person/enrol")
 @requires(registry_keeper)
-def enrol_photos(mis_id):
-    p = _person(mis_id)
+def enrol_photos():
+    p = _person()
     photos = [(f.filename or "photo", f.read()) for f in request.files.getlist("photos") if f.filename]
     try:
         added = consent.enrol(db(), settings(), p, photos, current_user)
     except Refused as exc:
         flash(f"Nothing enrolled: {exc}", "error")
-        return _to_person(mis_id), 303
+        return _to_person(), 303
     flash(f"{added} photo(s) enrolled. The photos themselves were not kept.", "ok")
-    return _to_person(mis_id)
+    return _to_person()
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -12,7 +12,8 @@ from gateway.core import storage
 from gateway.core.errors import Refused
 from gateway.services import posts
 from gateway.services.queueing import QUEUE_DOWN
-from gateway.web.util import anyone, db, requires, settings
+from gateway.web.forms import numbered, whole_number
+from gateway.web.util import anyone, db, requires, reviewer, settings
 from moderation import lifecycle
 from moderation.models import Post
 from workers.checks.photos import PhotoLimits
@@ -40,10 +41,9 @@ def _read_form() -> posts.PostForm:
     """The form as the service takes it; only a publish time that is not a date is a problem here."""
     form = request.form
     parsed = posts.PostForm(
-        text=form.get("text", "").replace("\r\n", "\n").strip(), account_ids=form.getlist("account_id", type=int),
-        publish_at=None,
-        alt_texts={int(k[4:]): v for k, v in form.items() if k.startswith("alt_") and k[4:].isdigit()},
-        removed={int(k[7:]) for k, v in form.items() if k.startswith("remove_") and k[7:].isdigit() and v})
+        text=form.get("text", "").replace("\r\n", "\n").strip(),
+        account_ids=form.getlist("account_id", type=whole_number), publish_at=None,
+        alt_texts=numbered(form, "alt_"), removed={n for n, v in numbered(form, "remove_").items() if v})
     when = form.get("publish_at", "").strip()
     if when:
         try:
@@ -51,21 +51,33 @@ def _read_form() -> posts.PostForm:
         except ValueError:
             parsed.problems.append(
                 "The publish time is not a date and time; leave it empty to publish as soon as approved.")
+    _read_photos(parsed)
+    return parsed
+
+
+def _read_photos(parsed: posts.PostForm) -> None:
+    """The files in the form's photo boxes; any other file sent (a box past the limit, a field the form does not
+    have, a second file in one box) is named, so that the author is told it was not added."""
     max_bytes = PhotoLimits.from_settings(settings()).max_bytes
-    for n in range(1, settings().max_photos + 1):
-        upload = request.files.get(f"photo_{n}")
-        if upload is None or not upload.filename:
+    boxes = {f"photo_{n}": n for n in range(1, settings().max_photos + 1)}
+    for field, upload in request.files.items(multi=True):
+        if not upload.filename:  # a box left empty
+            continue
+        n = boxes.pop(field, None)
+        if n is None:
+            parsed.extra_files.append(upload.filename)
             continue
         data = upload.stream.read(max_bytes + 1)  # no more than it takes to know it is too large
         upload.stream.seek(0, 2)
         parsed.photos.append(posts.NewPhoto(n, upload.filename, data, upload.stream.tell(),
-                                            form.get(f"alt_new_{n}", "").strip()))
-    return parsed
+                                            request.form.get(f"alt_new_{n}", "").strip()))
+    parsed.photos.sort(key=lambda photo: photo.slot)  # in the order the form shows them, whatever the browser sent
 
 
 def _form_page(post: Post | None, errors: list[str]):
     return render_template("post_form.html", post=post, form=request.form, errors=errors,
-                           accounts=posts.confirmed_accounts(db()), chosen=request.form.getlist("account_id", type=int)), 400
+                           accounts=posts.confirmed_accounts(db()),
+                           chosen=request.form.getlist("account_id", type=whole_number)), 400
 
 
 def _save(post: Post | None):
@@ -155,7 +167,7 @@ def clean_photo(post_id, position):
 
 
 @bp.get("/posts/<int:post_id>/photos/<int:position>/original")
-@requires(lambda user: user.can_review)
+@requires(reviewer)
 def original_photo(post_id, position):
     """The photo as uploaded, for reviewers only; it may carry location and other metadata."""
     post = load_post(post_id)

@@ -14,6 +14,7 @@ from gateway.core.errors import Refused
 from gateway.platforms import title_of
 from gateway.services import review
 from gateway.services.queueing import QUEUE_DOWN
+from gateway.web.forms import finite_number
 from gateway.web.posts import load_post, local_time
 from gateway.web.util import db, requires, reviewer, settings
 from moderation import audit, lifecycle
@@ -120,7 +121,8 @@ def obscure_region(post_id, position):
     post = load_post(post_id)
     image = next((i for i in post.images if i.position == position and i.clean_key), None) or abort(404)
     try:
-        left, top, width, height = (int(float(request.form.get(k, ""))) for k in ("left", "top", "width", "height"))
+        left, top, width, height = (int(finite_number(request.form.get(k, "")))
+                                    for k in ("left", "top", "width", "height"))
     except ValueError:
         return _refused(post_id, "Mark the area to obscure first (drag over the photo, or type its position and size).")
     try:

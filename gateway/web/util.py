@@ -27,7 +27,8 @@ def queue_conn():
 
 
 def requires(check):
-    """Log-in required, and `check(user)` must hold, else 403. Checked on the server for every request."""
+    """Log-in required, and `check(user)` must hold, else 403. Checked on the server for every request; the rule is
+    recorded on the view (`access`, `check`) for the roles × routes table (gateway.web.access)."""
 
     def decorator(view):
         @wraps(view)
@@ -37,9 +38,16 @@ def requires(check):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.access, wrapped.check = check.__name__, check
         return wrapped
 
     return decorator
+
+
+def public(view):
+    """Marks a view as open to anyone, logged in or not, on purpose."""
+    view.access = "public"
+    return view
 
 
 def reviewer(user) -> bool:

@@ -126,8 +126,9 @@ def test_each_network_gets_its_own_rendition_and_a_withdrawal_takes_down_where_h
     assert read(lambda s: s.scalars(select(Takedown)).all()) == []
 
     office = login("consent_officer")
-    assert "On Facebook (a decision of its own): may appear" in office.get("/people/P002").get_data(as_text=True)
-    response = office.post("/people/P002/withdraw/social")  # every network, Facebook's own decision included
+    page = office.get("/people/person?mis_id=P002").get_data(as_text=True)
+    assert "On Facebook (a decision of its own): may appear" in page
+    response = office.post("/people/person/withdraw/social?mis_id=P002")  # every network, Facebook's own one included
     assert "must be taken down" in office.get(response.headers["Location"]).get_data(as_text=True)
     assert read(lambda s: [t.post_id for t in s.scalars(select(Takedown))]) == [post_id]
     work_here()
@@ -155,12 +156,13 @@ def test_consent_for_a_network_ended_after_approval_sends_the_post_back(
 
 def test_the_office_records_a_decision_for_one_network_on_the_persons_page(settings, registry, login):
     office = login("consent_officer")
-    office.post("/people/P002/photo", {"channel": "facebook", "status": "granted", "given_by": "Jill Biden (mother)",
-                                       "given_on": "2026-11-02", "evidence": "form 12"})
-    page = office.get("/people/P002").get_data(as_text=True)
+    office.post("/people/person/photo?mis_id=P002", {"channel": "facebook", "status": "granted",
+                                                     "given_by": "Jill Biden (mother)", "given_on": "2026-11-02",
+                                                     "evidence": "form 12"})
+    page = office.get("/people/person?mis_id=P002").get_data(as_text=True)
     assert "On Facebook (a decision of its own): may appear, written consent on record." in page
     assert "Must not appear on any other network: consent refused." in page
-    wrong = office.post("/people/P002/photo", {"channel": "myspace", "status": "granted"})
+    wrong = office.post("/people/person/photo?mis_id=P002", {"channel": "myspace", "status": "granted"})
     assert wrong.status_code == 303
-    assert "Not recorded: there is no network called &#39;myspace&#39;." in office.get("/people/P002").get_data(
-        as_text=True)
+    assert "Not recorded: there is no network called &#39;myspace&#39;." in office.get(
+        "/people/person?mis_id=P002").get_data(as_text=True)

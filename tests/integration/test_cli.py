@@ -16,7 +16,8 @@ from gateway.core.db import session_for
 from moderation.audit import AuditEntry
 from tests.helpers import gateway, on_its_own
 from gateway.core import settings as settings_module
-from gateway.users import authenticate, hasher_for
+from gateway.models import AccountLink
+from gateway.users import find, hasher_for, verify
 
 
 def gateway_process(*args, env):
@@ -63,22 +64,32 @@ def test_keys_are_created_owner_only_on_first_run(tmp_path):
         settings_module.load({"INSTANCE_DIR": str(tmp_path / "inst")})
 
 
-def test_users_add_reads_the_password_or_generates_one(env, settings):
-    given = gateway("users", "add", "Amy@School.org", "--name", "Amy Adams", "--role", "smt", stdin="a-long-password\n")
-    assert given.exit_code == 0 and "password:" not in given.stdout
-    generated = gateway("users", "add", "bob@school.org", "--name", "Bob", "--role", "teacher", stdin="")
-    assert generated.exit_code == 0
-    password = generated.stdout.rsplit("password: ", 1)[1].strip()
-    assert len(password) >= 12
-    duplicate = gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="another-password\n")
+def test_users_add_reads_the_password_or_emails_a_set_up_link(env, settings):
+    given = gateway("users", "add", "Amy@School.org", "--name", "Amy Adams", "--role", "smt",
+                    stdin="violet kettle harbour drum\n")
+    assert given.exit_code == 0 and "password" not in given.stdout
+    linked = gateway("users", "add", "bob@school.org", "--name", "Bob", "--role", "teacher", stdin="")
+    assert linked.exit_code == 0 and "a link to choose a password is being e-mailed" in linked.stdout
+    weak = gateway("users", "add", "cy@school.org", "--name", "Cy", "--role", "teacher", stdin="password1234\n")
+    assert weak.exit_code == 1 and "too easy to guess" in weak.stderr
+    duplicate = gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher",
+                        stdin="another long passphrase here\n")
     assert duplicate.exit_code == 1 and "already a user amy@school.org" in duplicate.stderr
 
     hasher = hasher_for(settings)
     with session_for(settings.database_url) as s:
-        assert authenticate(s, "amy@school.org", "a-long-password", hasher).role == "smt"
-        assert authenticate(s, "bob@school.org", password, hasher).role == "teacher"
-        assert authenticate(s, "bob@school.org", "wrong", hasher) is None
+        assert verify(hasher, find(s, "amy@school.org").password_hash, "violet kettle harbour drum")
+        bob = find(s, "bob@school.org")
+        assert bob.password_hash == "" and not verify(hasher, bob.password_hash, "")
+        assert s.scalar(select(AccountLink.purpose).where(AccountLink.user_id == bob.id)) == "setup"
+        assert find(s, "cy@school.org") is None
 
+
+def test_users_reset_second_factor_clears_a_lost_app(env, settings, school, read):
+    reset = gateway("users", "reset-second-factor", "Head@demo.school")
+    assert reset.exit_code == 0 and "set up their authenticator app again" in reset.stdout
+    assert not read(lambda s: find(s, "head@demo.school").second_factor)
+    assert gateway("users", "reset-second-factor", "nobody@demo.school").exit_code == 1
 
 def test_accounts_are_usable_only_after_a_head_confirms_them(env, settings, school):
     added = gateway("accounts", "add", "--platform", "archive", "--handle", "news", "--url", "https://demo.school/news")

@@ -146,7 +146,7 @@ def test_withdrawing_social_consent_rechecks_pending_posts_and_marks_published_o
     assert [f.verdict for f in fetch(Post, pending).images[0].faces] == ["consented"]
 
     office = login("consent_officer")
-    response = office.post("/people/P001/withdraw/social")
+    response = office.post("/people/person/withdraw/social?mis_id=P001")
     page = office.get(response.headers["Location"]).get_data(as_text=True)
     assert "1 post(s) waiting to be published were sent back through the checks" in page
     assert "1 published post(s) feature this person and must be taken down; they are being taken down now" in page

@@ -149,10 +149,10 @@ def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period
     assert purge_originals(settings, now=utcnow() + timedelta(days=60)) == []
 
 
-def test_unconfirmed_import_previews_are_deleted_after_a_day(settings):
+def test_unconfirmed_import_previews_are_deleted_after_an_hour(settings):
     folder = settings.instance / "imports"
     folder.mkdir(exist_ok=True)
     (folder / "abc.csv").write_text("mis_id\n")
     assert purge_import_previews(settings) == 0
-    assert purge_import_previews(settings, now=utcnow() + timedelta(days=2)) == 1
+    assert purge_import_previews(settings, now=utcnow() + timedelta(hours=2)) == 1
     assert not (folder / "abc.csv").exists()

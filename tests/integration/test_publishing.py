@@ -244,7 +244,7 @@ def test_consent_withdrawn_before_the_scheduled_time_sends_nothing_to_x(
     smt.post(f"/review/{post_id}/approve")
     post = fetch(Post, post_id)
     assert post.state == "scheduled"
-    login("consent_officer").post("/people/P001/withdraw/social")
+    login("consent_officer").post("/people/person/withdraw/social?mis_id=P001")
     work_here()
     jobs.publish(post.publications[0].id)  # the scheduled time has come
     post = fetch(Post, post_id)
@@ -268,7 +268,7 @@ def _publish_biden(login, work_here, fetch, settings, registry):
 def test_withdrawing_consent_takes_a_published_post_down_retrying_a_5xx(x, registry, login, work_here, fetch, settings):
     post_id, tweet_id = _publish_biden(login, work_here, fetch, settings, registry)
     x.fail("tweets.delete", status=503)
-    page = login("consent_officer").post("/people/P002/withdraw/social")
+    page = login("consent_officer").post("/people/person/withdraw/social?mis_id=P002")
     assert page.status_code == 302
     work_here()
     takedown = fetch(Takedown, 1)

@@ -1,0 +1,133 @@
+"""What keeps a log-in safe on the web side: server-side sessions behind Flask-Login, throttling of sign-in
+attempts per client address (Flask-Limiter on the queue's Redis), and the headers and cookies of every response."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from contextlib import contextmanager
+
+from flask import Flask, abort, g, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, login_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway.services import sign_in
+from gateway.web.util import db, settings
+from workers import embedded
+
+CSP = ("default-src 'self'; img-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; "
+       "base-uri 'none'")
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": CSP,
+}
+HSTS = "max-age=31536000; includeSubDomains"
+PENDING_SECONDS = 300  # between a right password and its second factor
+# Password checks in progress from one client address at once. A flood from one address is refused at once
+# beyond this, instead of filling the web server's threads with requests waiting for a turn at hashing.
+IN_FLIGHT_PER_ADDRESS = 2
+_in_flight: Counter = Counter()
+_in_flight_lock = threading.Lock()
+
+
+def configure(app: Flask, gateway_settings) -> None:
+    """Cookies that end with the log-in, Secure behind TLS; forwarded headers trusted only from known proxies."""
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=gateway_settings.behind_tls,
+        PERMANENT_SESSION_LIFETIME=gateway_settings.session_hours * 3600,
+        REMEMBER_COOKIE_SECURE=gateway_settings.behind_tls,
+    )
+    if gateway_settings.proxies:
+        n = gateway_settings.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+
+def register(app: Flask, gateway_settings, sign_in_blueprint) -> None:
+    _login_manager(app)
+    _limiter(app, gateway_settings).limit(
+        lambda: settings().login_limit, methods=["POST"],
+        # failed attempts count, and every "forgot password" (it answers the same whatever happened)
+        deduct_when=lambda response: response.status_code >= 400 or request.endpoint == "auth.forgot",
+        error_message="Too many attempts from your network. Wait a minute and try again.",
+    )(sign_in_blueprint)
+    app.after_request(_headers)
+
+
+def _login_manager(app: Flask) -> None:
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.login_message = "Please log in to continue."
+
+    @login.user_loader
+    def load_user(user_id):
+        return sign_in.session_user(db(), settings(), session.get("sid"), user_id)
+
+
+def _limiter(app: Flask, gateway_settings) -> Limiter:
+    """Counters on the queue's Redis, shared by every web process; in memory while Redis is out of reach."""
+    url = gateway_settings.redis_url or embedded.url(gateway_settings.queue_dir)
+    if url.startswith("unix://"):
+        url = "redis+" + url
+    return Limiter(get_remote_address, app=app, storage_uri=url, strategy="moving-window", swallow_errors=True,
+                   in_memory_fallback_enabled=True, key_prefix="gateway-limits")
+
+
+def _headers(response):
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"  # pages hold pupils' and staff's data: never kept
+    if settings().behind_tls:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+@contextmanager
+def password_check_turn():
+    """A turn for this client address to have a password checked, or 429 at once."""
+    address = request.remote_addr or ""
+    with _in_flight_lock:
+        if _in_flight[address] >= IN_FLIGHT_PER_ADDRESS:
+            abort(429)
+        _in_flight[address] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight[address] -= 1
+            if not _in_flight[address]:
+                del _in_flight[address]
+
+
+def complete_login(user) -> None:
+    """A fresh session for the log-in: a new token (kept on the server) and a new CSRF token."""
+    session.clear()
+    g.pop("csrf_token", None)
+    session["sid"] = sign_in.start_session(db(), user, request.remote_addr or "")
+    session.permanent = True
+    login_user(user)
+
+
+def log_out() -> None:
+    sign_in.end_session(db(), session.get("sid"))
+    logout_user()
+    session.clear()
+
+
+def set_pending(user_id: int, step: str, now: float) -> None:
+    """Between a right password and the second factor: nobody is logged in yet."""
+    session.clear()
+    session["pending"] = [user_id, step, now]
+
+
+def pending(step: str, now: float) -> int | None:
+    """The user id waiting for this step, if it is recent."""
+    waiting = session.get("pending")
+    if not waiting or waiting[1] != step or not 0 <= now - waiting[2] <= PENDING_SECONDS:
+        return None
+    return waiting[0]
