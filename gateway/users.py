@@ -1,6 +1,7 @@
 """Creating users and checking their passwords (argon2)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -31,6 +32,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
 STRONG_ENOUGH = 3  # zxcvbn's score: "safely unguessable: moderate protection from offline slow-hash scenario"
 MAX_FAILURES, LOCKOUT_MINUTES = 10, 15
+CODES_A_DAY = 10
+WRONG_PASSWORD, WRONG_CODE = "login_failed", "code_failed"  # audit actions, counted for the holds
 # Hashes run at most this many at a time and wait at most HASH_WAIT seconds for a turn, so a flood of log-ins
 # leaves the server's other cores, and the web server's threads, to everyone else's pages.
 HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
@@ -137,18 +140,27 @@ def set_active(session, user: User, active: bool, by) -> None:
 
 
 def login_subject(email: str) -> str:
-    """How the audit log names a log-in attempt (the audit subject holds 100 characters)."""
-    return f"login:{email.strip().lower()[:90]}"
+    """How the audit log names a sign-in attempt: a hash of the e-mail typed, so that a password typed into the
+    e-mail box by mistake never shows on the audit page."""
+    return "login:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
+
+
+def _count(session, email: str, actions: tuple[str, ...], since) -> int:
+    return session.scalar(select(func.count()).select_from(audit.AuditEntry).where(
+        audit.AuditEntry.action.in_(actions), audit.AuditEntry.subject == login_subject(email),
+        audit.AuditEntry.at >= since))
 
 
 def too_many_failures(session, email: str, since=None) -> bool:
     """Ten wrong passwords or codes for one e-mail within 15 minutes (and since `since`, the last new password)
     hold that e-mail: a password alone no longer lets anyone in."""
     since = max(filter(None, (utcnow() - timedelta(minutes=LOCKOUT_MINUTES), since)))
-    failures = session.scalar(select(func.count()).select_from(audit.AuditEntry).where(
-        audit.AuditEntry.action == "login_failed", audit.AuditEntry.subject == login_subject(email),
-        audit.AuditEntry.at >= since))
-    return failures >= MAX_FAILURES
+    return _count(session, email, (WRONG_PASSWORD, WRONG_CODE), since) >= MAX_FAILURES
+
+
+def too_many_codes(session, email: str) -> bool:
+    """Ten wrong codes from the app within a day: six digits are then no longer tried for this account."""
+    return _count(session, email, (WRONG_CODE,), utcnow() - timedelta(days=1)) >= CODES_A_DAY
 
 
 def check_new_password(user: User, new: str, again: str, hints: tuple[str, ...]) -> None:

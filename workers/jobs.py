@@ -38,3 +38,8 @@ def send_alert(post_id: int) -> None:
 def send_account_link(link_id: int) -> None:
     """E-mail a one-time set-up or password-reset link."""
     sign_in.mail_link(settings_module.load(), link_id)
+
+
+def send_reset_link(email: str) -> None:
+    """E-mail a password-reset link, if the address has an account."""
+    sign_in.mail_reset_link(settings_module.load(), email)

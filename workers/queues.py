@@ -17,6 +17,7 @@ MAIL = "mail"
 # the order every worker takes them in: a takedown never waits behind a check, nor a post behind a reply
 ALL = (TAKEDOWNS, PUBLISH, CHECKS, COMMENTS, MAIL)
 DAY = 24 * 3600
+HOUR = 3600
 ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)  # the queue is out of reach
 
 
@@ -148,3 +149,11 @@ def enqueue_account_mail(settings, link_id: int, conn=None) -> None:
     queue(settings, MAIL, conn).enqueue(
         "workers.jobs.send_account_link", link_id, job_id=account_mail_job_id(link_id), job_timeout=120, ttl=DAY,
         result_ttl=DAY, failure_ttl=30 * DAY, retry=Retry(max=5, interval=[10, 30, 60, 120, 300]))
+
+
+def enqueue_reset_mail(settings, email: str, conn=None) -> None:
+    """Look up the e-mail and send a reset link if it has an account; tried again if the mail server fails."""
+    queue(settings, MAIL, conn).enqueue(
+        "workers.jobs.send_reset_link", email, job_timeout=120, ttl=HOUR, result_ttl=0, failure_ttl=DAY,
+        description="send a password-reset link",  # rq logs a job's description: not what was typed
+        retry=Retry(max=3, interval=[10, 60, 300]))

@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import or_, select, update
 
 from gateway import sign_in
 from gateway.core import crypto, mail
 from gateway.core.db import session_for, utcnow
 from gateway.models import AccountLink, LoginSession, RecoveryCode, User
 from gateway.services.queueing import commit_then_enqueue
+from gateway import users
 from gateway.users import UserError
 from moderation import audit
 from workers import queues
@@ -83,7 +84,8 @@ def end_sessions(session, user: User, why: str, by=None, keep: str | None = None
 # --- one-time links ---
 
 def send_link(session, settings, user: User, purpose: str, by) -> None:
-    """Make a link and e-mail it through the queue; the token waits encrypted in its row until it is mailed."""
+    """Make a link and e-mail it through the queue; the token waits encrypted in its row until it is mailed (the
+    reconciler queues it again if the queue was out of reach)."""
     token = sign_in.new_token()
     link = AccountLink(user_id=user.id, purpose=purpose, token_hash=sign_in.token_hash(token),
                        expires_at=utcnow() + LINK_LIFE[purpose])
@@ -96,16 +98,39 @@ def send_link(session, settings, user: User, purpose: str, by) -> None:
                         f"the {purpose} link for user {user.id}")
 
 
-def forgot_password(session, settings, email: str) -> None:
-    """A reset link for an active account with this e-mail; says nothing either way, so nobody learns who has one."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower(), User.active))
-    if user is None:
-        return session.rollback()
-    recent = session.scalar(select(AccountLink.id).where(
-        AccountLink.user_id == user.id, AccountLink.purpose == RESET, AccountLink.created_at > utcnow() - RESET_GAP))
-    if recent is not None:
-        return session.rollback()
-    send_link(session, settings, user, RESET, by="anonymous")
+def forgot_password(settings, email: str) -> None:
+    """Queue the look-up with the e-mail as typed: the page answers the same, in the same time, whether or not
+    the address has an account (the worker finds out)."""
+    try:
+        queues.enqueue_reset_mail(settings, email.strip().lower()[:254])
+    except queues.ERRORS:
+        log.warning("a password reset was asked for while %s is out of reach; the person can ask again",
+                    queues.where(settings))
+
+
+def mail_reset_link(settings, email: str) -> None:
+    """The worker's part of "forgot password": a reset link for an active account with this e-mail, at most
+    one every RESET_GAP; made here and mailed at once, so only its hash is ever stored."""
+    with session_for(settings.database_url) as session:
+        user = session.scalar(select(User).where(User.email == email, User.active))
+        if user is None or session.scalar(select(AccountLink.id).where(
+                AccountLink.user_id == user.id, AccountLink.purpose == RESET,
+                AccountLink.created_at > utcnow() - RESET_GAP)) is not None:
+            return
+        token = sign_in.new_token()
+        link = AccountLink(user_id=user.id, purpose=RESET, token_hash=sign_in.token_hash(token),
+                           expires_at=utcnow() + LINK_LIFE[RESET])
+        session.add(link)
+        audit.record(session, "anonymous", "reset_link_made", f"user:{user.id}")
+        session.commit()
+        try:
+            where = mail.send(settings, _link_message(settings, user, RESET, token))
+        except mail.MailError:
+            session.delete(link)  # so that rq's next try makes a new one instead of waiting out the gap
+            session.commit()
+            raise
+        audit.record(session, "worker", "reset_link_sent", f"user:{user.id}", via=where)
+        session.commit()
 
 
 def mail_link(settings, link_id: int) -> None:
@@ -149,10 +174,12 @@ def open_link(session, purpose: str, token: str) -> AccountLink:
     return link
 
 
-def use_link(session, link: AccountLink) -> bool:
-    """Claim the link once, whatever else is racing for it: True for the one that did."""
-    claimed = session.execute(update(AccountLink).where(AccountLink.id == link.id, AccountLink.used_at.is_(None))
-                              .values(used_at=utcnow())).rowcount
+def use_link(session, link_id: int) -> bool:
+    """Claim the link once, whatever else is racing for it (and only while it lasts): True for the one that did."""
+    now = utcnow()
+    claimed = session.execute(update(AccountLink).where(
+        AccountLink.id == link_id, AccountLink.used_at.is_(None), AccountLink.expires_at > now)
+        .values(used_at=now)).rowcount
     return claimed == 1
 
 
@@ -162,11 +189,12 @@ def _secret(settings, user: User) -> str:
     return crypto.decrypt(settings.encryption_key, user.totp_secret, f"totp:{user.id}").decode()
 
 
-def enrolment_uri(session, settings, user: User) -> tuple[str, str]:
-    """The secret being enrolled, made on first call and kept until confirmed, and its otpauth:// URI."""
+def enrolment_uri(session, settings, user: User, fresh: bool = False) -> tuple[str, str]:
+    """The secret being enrolled and its otpauth:// URI. Each visit to the enrolment page (fresh) makes a new one,
+    so a secret someone else saw while the account had none is gone by the time its owner enrols."""
     if user.second_factor:
         raise UserError("your authenticator app is already set up; if you lost it, ask the headteacher to reset it")
-    if user.totp_secret is None:
+    if fresh or user.totp_secret is None:
         secret = sign_in.new_totp_secret()
         user.totp_secret = crypto.encrypt(settings.encryption_key, secret.encode(), f"totp:{user.id}")
         user.totp_enabled_at, user.totp_last_step = None, None
@@ -175,23 +203,28 @@ def enrolment_uri(session, settings, user: User) -> tuple[str, str]:
     return secret, sign_in.totp_uri(secret, user.email, settings.school_name)
 
 
+def _claim_code(session, settings, user: User, code: str) -> bool:
+    """Whether the code is right and not used before; claimed with a conditional update, so two requests racing
+    with the same code cannot both pass."""
+    step = sign_in.matching_step(_secret(settings, user), code, user.totp_last_step)
+    if step is None:
+        return False
+    claimed = session.execute(update(User).where(
+        User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)).rowcount
+    return claimed == 1
+
+
 def confirm_enrolment(session, settings, user: User, code: str) -> list[str]:
     """Turn the second factor on with a first code from the app; returns ten new recovery codes to show once."""
     if user.totp_secret is None or user.second_factor:
         raise UserError("there is no authenticator app being set up; start again")
-    if not sign_in.accept_code(user, _secret(settings, user), code):
+    if not _claim_code(session, settings, user, code):
         session.rollback()
         raise UserError("that code is not right: type the six digits the app shows now")
     user.totp_enabled_at = utcnow()
     codes = _new_recovery_codes(session, user)
     audit.record(session, user, "second_factor_enrolled", f"user:{user.id}")
-    session.commit()
-    return codes
-
-
-def new_recovery_codes(session, user: User) -> list[str]:
-    codes = _new_recovery_codes(session, user)
-    audit.record(session, user, "recovery_codes_renewed", f"user:{user.id}")
     session.commit()
     return codes
 
@@ -205,22 +238,29 @@ def _new_recovery_codes(session, user: User) -> list[str]:
 
 
 def second_factor_ok(session, settings, user: User, code: str) -> bool:
-    """A code from the app, or an unused recovery code (then used up); the caller commits."""
+    """A code from the app, or an unused recovery code (then used up); the caller commits. After CODES_A_DAY
+    wrong codes in a day only recovery codes are taken: six digits must not be guessed by patient trying."""
     if not user.second_factor or not code.strip():
         return False
     if sign_in.looks_like_recovery_code(code):
-        used = session.execute(update(RecoveryCode).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
-            RecoveryCode.code_hash == sign_in.recovery_hash(code)).values(used_at=utcnow())).rowcount
-        if used:
-            audit.record(session, user, "recovery_code_used", f"user:{user.id}")
-        return bool(used)
-    return sign_in.accept_code(user, _secret(settings, user), code)
+        return _use_recovery_code(session, user, code)
+    if users.too_many_codes(session, user.email):
+        raise UserError("Codes from your app are refused for a day after too many wrong ones. Use one of your "
+                        "recovery codes, or ask the headteacher to reset your second factor.")
+    return _claim_code(session, settings, user, code)
 
 
-def recovery_codes_left(session, user: User) -> int:
-    return session.scalar(select(func.count()).select_from(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))
+def _use_recovery_code(session, user: User, code: str) -> bool:
+    unused = session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                        RecoveryCode.used_at.is_(None))).all()
+    match = next((r for r in unused if sign_in.recovery_matches(code, r.code_hash)), None)
+    if match is None:
+        return False
+    used = session.execute(update(RecoveryCode).where(RecoveryCode.id == match.id, RecoveryCode.used_at.is_(None))
+                           .values(used_at=utcnow())).rowcount
+    if used:
+        audit.record(session, user, "recovery_code_used", f"user:{user.id}")
+    return bool(used)
 
 
 def reset_second_factor(session, user: User, by) -> None:

@@ -64,14 +64,19 @@ def set_active(session, user: User, active: bool, by: User) -> None:
     session.commit()
 
 
+def _wrong(session, action: str, email: str) -> None:
+    """Audited under the e-mail's hash; it counts towards the hold."""
+    audit.record(session, "anonymous", action, users.login_subject(email))
+    session.commit()
+
+
 def _password_right(session, settings, user_id: int | None, email: str, password: str) -> bool:
-    """Check outside any transaction; a wrong one is audited (it counts towards the hold)."""
+    """Checked outside any transaction."""
     stored = session.get(User, user_id).password_hash if user_id else ""
     session.rollback()
     right = users.verify(users.hasher_for(settings), stored, password)
     if not right:
-        audit.record(session, "anonymous", "login_failed", users.login_subject(email))
-        session.commit()
+        _wrong(session, users.WRONG_PASSWORD, email)
     return right
 
 
@@ -87,13 +92,14 @@ def _rehash(session, settings, user: User, password: str) -> None:
     session.commit()
 
 
-def log_in(session, settings, email: str, password: str, code: str = "") -> Attempt:
-    """Check an e-mail and password (and, while the account is held, a second-factor code with them).
+def log_in(session, settings, email: str, password: str, code: str = "", known_device: bool = False) -> Attempt:
+    """Check an e-mail and password (and, while the account is held, a second-factor code with them). A browser
+    this user logged in from before is not held: someone else's wrong guesses do not lock its owner out.
 
     Refuses with LockedOut when the account is held and no right code came with the password, and with a
     UserError when the e-mail and password do not match an active account, the same for both."""
     user = users.find(session, email)
-    held = users.too_many_failures(session, email, since=user.password_set_at if user else None)
+    held = not known_device and users.too_many_failures(session, email, since=user.password_set_at if user else None)
     if held and not code.strip():
         session.rollback()
         raise LockedOut(f"This account is held after too many wrong passwords. Enter your password with a code "
@@ -107,8 +113,7 @@ def log_in(session, settings, email: str, password: str, code: str = "") -> Atte
                                                                   "active account.")
     if held:
         if not sign_in.second_factor_ok(session, settings, user, code):
-            audit.record(session, "anonymous", "login_failed", users.login_subject(email))
-            session.commit()
+            _wrong(session, users.WRONG_CODE, email)
             raise LockedOut(HELD_WRONG)
         session.commit()
         return Attempt(user, DONE)
@@ -117,18 +122,22 @@ def log_in(session, settings, email: str, password: str, code: str = "") -> Atte
     return Attempt(user, CODE if user.second_factor else ENROL if user.needs_second_factor else DONE)
 
 
-def second_step(session, settings, user_id: int, code: str) -> User:
-    """The code after a right password; a wrong one counts towards the hold like a wrong password."""
+def waiting_user(session, user_id: int, since: float) -> User:
+    """The user whose right password began a log-in at `since`, if that still stands: still active, and no new
+    password (a reset by its owner) since."""
     user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise users.UserError("Your log-in has run out. Start again.")
-    if users.too_many_failures(session, user.email, since=user.password_set_at):
+    if user is None or not user.active or (user.password_set_at and user.password_set_at.timestamp() > since):
         session.rollback()
-        raise LockedOut("Too many wrong codes. Log in again with your password and a code together, or use "
-                        "“Forgot your password?”.")
+        raise users.UserError("Your log-in has run out. Start again.")
+    return user
+
+
+def second_step(session, settings, user_id: int, since: float, code: str) -> User:
+    """The code after a right password. Wrong codes count towards the hold, and ten in a day stop codes from
+    the app (recovery codes still work); the hold itself is for passwords, which were right here."""
+    user = waiting_user(session, user_id, since)
     if not sign_in.second_factor_ok(session, settings, user, code):
-        audit.record(session, "anonymous", "login_failed", users.login_subject(user.email))
-        session.commit()
+        _wrong(session, users.WRONG_CODE, user.email)
         raise users.UserError("That code is not right. Type the six digits your app shows now, or a recovery code.")
     session.commit()
     return user
@@ -148,16 +157,20 @@ def change_password(session, settings, user: User, current: str, new: str, again
 
 
 def set_password_by_link(session, settings, purpose: str, token: str, new: str, again: str) -> User:
-    """Choose a password through a one-time link; it ends every log-in the user had."""
+    """Choose a password through a one-time link; it ends every log-in the user had. The hash is made first and
+    the link claimed with it, so a busy server leaves the link for another try."""
     link = sign_in.open_link(session, purpose, token)
     users.check_new_password(link.user, new, again, _hints(settings))
-    user_id = link.user_id
-    if not sign_in.use_link(session, link):
+    link_id, user_id = link.id, link.user_id
+    session.rollback()
+    new_hash = users.hash_password(users.hasher_for(settings), new)
+    if not sign_in.use_link(session, link_id):
         session.rollback()
         raise users.UserError("This link has already been used. Ask for a new one.")
-    session.commit()  # claimed before the slow hash, so a second click finds it used
-    _store_password(session, settings, user_id, new, f"password_set_by_{purpose}_link")
     user = session.get(User, user_id)
+    user.password_hash, user.password_set_at = new_hash, utcnow()
+    audit.record(session, user, f"password_set_by_{purpose}_link", f"user:{user.id}")
+    session.commit()
     sign_in.end_sessions(session, user, f"password set by {purpose} link")
     return user
 

@@ -83,7 +83,8 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc):
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        # the route's pattern, not the path: a path can hold a one-time link's token
+        log.exception("unexpected error on %s %s", request.method, request.url_rule.rule if request.url_rule else "?")
         title, words = ERROR_WORDS[500]
         return render_template("error.html", title=title, words=words), 500
 

@@ -46,7 +46,8 @@ def login():
         return render_template("login.html", email=email, held=False)
     try:
         with security.password_check_turn():
-            attempt = users.log_in(db(), settings(), email, form.get("password", ""), form.get("code", ""))
+            attempt = users.log_in(db(), settings(), email, form.get("password", ""), form.get("code", ""),
+                                   known_device=security.known_device(email))
     except users.LockedOut as exc:
         flash(str(exc), "error")
         return render_template("login.html", email=email, held=True), 429
@@ -62,46 +63,50 @@ def login():
     return redirect(url_for("auth.code" if attempt.step == users.CODE else "auth.enrol", next=request.args.get("next")))
 
 
+def _start_again() -> Response:
+    flash("Your log-in took too long or was not started. Log in again.", "error")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 @public
 def code():
     if current_user.is_authenticated:
         return redirect(url_for("posts.mine"))
-    user_id = security.pending(users.CODE, time.time())
-    if user_id is None:
-        flash("Your log-in took too long or was not started. Log in again.", "error")
-        return redirect(url_for("auth.login"))
+    waiting = security.pending(users.CODE, time.time())
+    if waiting is None:
+        return _start_again()
     if request.method == "GET":
         return render_template("login_code.html")
     try:
-        user = users.second_step(db(), settings(), user_id, request.form.get("code", ""))
+        user = users.second_step(db(), settings(), *waiting, request.form.get("code", ""))
     except Refused as exc:
         flash(str(exc), "error")
         return render_template("login_code.html"), 401
     return _continue(user)
 
 
-def _enrolling() -> User:
-    """Who is setting up an app: the logged-in user, or one whose right password needs a second factor first."""
+def _enrolling() -> User | None:
+    """Who is setting up an app: the logged-in user, or one whose right password needs a second factor first
+    (None when neither, or when that log-in no longer stands)."""
     if current_user.is_authenticated:
         return current_user
-    user_id = security.pending(users.ENROL, time.time())
-    user = db().get(User, user_id) if user_id is not None else None
-    if user is None:
-        abort(404)
-    return user
+    waiting = security.pending(users.ENROL, time.time())
+    try:
+        return users.waiting_user(db(), *waiting) if waiting else None
+    except Refused:
+        return None
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
 @public
 def enrol():
     """Set up an authenticator app: a QR code (and its key in words), a first code, then ten recovery codes."""
-    if not current_user.is_authenticated and security.pending(users.ENROL, time.time()) is None:
-        flash("Your log-in took too long or was not started. Log in again.", "error")
-        return redirect(url_for("auth.login"))
     user = _enrolling()
+    if user is None:
+        return _start_again()
     try:
-        secret, _uri = sign_in.enrolment_uri(db(), settings(), user)
+        secret, _uri = sign_in.enrolment_uri(db(), settings(), user, fresh=request.method == "GET")
     except Refused as exc:
         flash(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "ok")
         return redirect(url_for("posts.mine"))
@@ -121,8 +126,11 @@ def enrol():
 @public
 def enrol_qr():
     """The enrolment QR code, served from this site (the page's CSP allows no other images)."""
+    user = _enrolling()
+    if user is None:
+        abort(404)
     try:
-        _secret, uri = sign_in.enrolment_uri(db(), settings(), _enrolling())
+        _secret, uri = sign_in.enrolment_uri(db(), settings(), user)
     except Refused:
         abort(404)
     return Response(segno.make(uri, error="m").svg_inline(scale=5), mimetype="image/svg+xml")
@@ -146,7 +154,7 @@ def home():
 @public
 def forgot():
     if request.method == "POST":
-        sign_in.forgot_password(db(), settings(), request.form.get("email", ""))
+        sign_in.forgot_password(settings(), request.form.get("email", ""))
         return render_template("forgot.html", sent=True)
     return render_template("forgot.html", sent=False)
 

@@ -2,14 +2,16 @@
 attempts per client address (Flask-Limiter on the queue's Redis), and the headers and cookies of every response."""
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter
 from contextlib import contextmanager
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, login_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.services import sign_in
@@ -25,6 +27,8 @@ HEADERS = {
     "Content-Security-Policy": CSP,
 }
 HSTS = "max-age=31536000; includeSubDomains"
+DEVICE_COOKIE, DEVICE_DAYS = "gateway_device", 180
+DEVICE_LIMIT = "5 per 15 minutes"  # failed attempts from a known browser, which the address limit does not count
 PENDING_SECONDS = 300  # between a right password and its second factor
 # Password checks in progress from one client address at once. A flood from one address is refused at once
 # beyond this, instead of filling the web server's threads with requests waiting for a turn at hashing.
@@ -50,12 +54,13 @@ def configure(app: Flask, gateway_settings) -> None:
 def register(app: Flask, gateway_settings, sign_in_blueprint) -> None:
     _login_manager(app)
     _limiter(app, gateway_settings).limit(
-        lambda: settings().login_limit, methods=["POST"],
+        _throttle_limit, key_func=_throttle_key, methods=["POST"],
         # failed attempts count, and every "forgot password" (it answers the same whatever happened)
         deduct_when=lambda response: response.status_code >= 400 or request.endpoint == "auth.forgot",
         error_message="Too many attempts from your network. Wait a minute and try again.",
     )(sign_in_blueprint)
     app.after_request(_headers)
+    app.after_request(_remember_device)
 
 
 def _login_manager(app: Flask) -> None:
@@ -111,6 +116,7 @@ def complete_login(user) -> None:
     session["sid"] = sign_in.start_session(db(), user, request.remote_addr or "")
     session.permanent = True
     login_user(user)
+    g.remember_device = (user.id, user.email)
 
 
 def log_out() -> None:
@@ -125,9 +131,53 @@ def set_pending(user_id: int, step: str, now: float) -> None:
     session["pending"] = [user_id, step, now]
 
 
-def pending(step: str, now: float) -> int | None:
-    """The user id waiting for this step, if it is recent."""
+def pending(step: str, now: float) -> tuple[int, float] | None:
+    """The user id waiting for this step and when their password was right, if that is recent."""
     waiting = session.get("pending")
     if not waiting or waiting[1] != step or not 0 <= now - waiting[2] <= PENDING_SECONDS:
         return None
-    return waiting[0]
+    return waiting[0], waiting[2]
+
+
+# A browser someone logged in from before carries a signed cookie naming them. Someone else's wrong guesses
+# then neither hold their account nor throttle their address for them (a pupil on the school's network must
+# not lock the staff out); attempts from that browser have a limit of their own instead.
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def _device() -> dict | None:
+    try:
+        return _devices().loads(request.cookies.get(DEVICE_COOKIE, ""), max_age=DEVICE_DAYS * 86400)
+    except BadData:
+        return None
+
+
+def known_device(email: str = "") -> bool:
+    """Whether this browser logged in before as the person trying now (by the e-mail typed, or the log-in
+    waiting for its second factor)."""
+    device, waiting = _device(), session.get("pending")
+    if device is None:
+        return False
+    if request.endpoint == "auth.login":
+        return device["e"] == (email or request.form.get("email", "")).strip().lower()
+    return bool(waiting) and device["u"] == waiting[0]
+
+
+def _throttle_key() -> str:
+    return f"device:{_device()['n']}" if known_device() else get_remote_address()
+
+
+def _throttle_limit() -> str:
+    return DEVICE_LIMIT if known_device() else settings().login_limit
+
+
+def _remember_device(response):
+    remembered = g.pop("remember_device", None)
+    if remembered is not None:
+        user_id, email = remembered
+        response.set_cookie(DEVICE_COOKIE, _devices().dumps({"u": user_id, "e": email, "n": secrets.token_hex(8)}),
+                            max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                            secure=settings().behind_tls)
+    return response

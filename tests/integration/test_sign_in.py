@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.core.db import utcnow
+from gateway.users import HASHING
 from gateway.models import AccountLink, LoginSession, User
 from moderation.audit import AuditEntry
+from gateway.web.app import create_app
 from tests.client import RECOVERY, SECRETS, Client, totp_code
 
 TEACHER, SMT, HEAD = "teacher@demo.school", "smt@demo.school", "head@demo.school"
@@ -163,11 +165,13 @@ def test_a_held_account_without_an_app_gets_in_by_a_reset_link(app, school, work
     Client(app).login(TEACHER, new)
 
 
-def test_a_spray_from_one_address_is_throttled(app, school):
-    client = Client(app)
-    client.get("/login")
-    statuses = [client.post("/login", {"email": f"user{n}@demo.school", "password": "Summer2026!"}).status_code
-                for n in range(21)]
+def test_a_spray_from_one_address_is_throttled_across_every_web_process(app, settings, school):
+    """Two apps stand for two web processes: the counts are on Redis, so they add up."""
+    clients = [Client(app), Client(create_app(settings))]
+    for client in clients:
+        client.get("/login")
+    statuses = [clients[n % 2].post("/login", {"email": f"user{n}@demo.school", "password": "Summer2026!"})
+                .status_code for n in range(21)]
     assert statuses[:20] == [401] * 20 and statuses[20] == 429
 
 
@@ -218,7 +222,7 @@ def test_a_new_user_chooses_their_own_password_through_a_set_up_link(app, login,
     secret = re.search(r'<code id="secret">(\w+)</code>', client.get("/login/enrol").get_data(as_text=True)).group(1)
     assert client.get("/login/enrol/qr.svg").mimetype == "image/svg+xml"
     done = client.post("/login/enrol", {"code": totp_code(secret)}).get_data(as_text=True)
-    assert len(re.findall(r"<li><code>[a-z0-9-]{14}</code></li>", done)) == 10
+    assert len(re.findall(r"<li><code>[a-z0-9-]{19}</code></li>", done)) == 10
     assert _logged_in(client)
 
 
@@ -262,3 +266,99 @@ def test_behind_tls_cookies_are_secure_and_hsts_is_sent(env, school, monkeypatch
     client.post("/login", {"email": TEACHER, "password": school["teacher"]})
     cookie = client.http.get_cookie("session")
     assert cookie is not None and cookie.secure and cookie.http_only
+
+
+def _to_code_step(app, email, password) -> Client:
+    client = Client(app)
+    client.get("/login")
+    assert "/login/code" in client.post("/login", {"email": email, "password": password}).headers["Location"]
+    client.get("/login/code")
+    return client
+
+
+def test_ten_wrong_codes_in_a_day_stop_codes_from_the_app_but_not_recovery_codes(app, school):
+    client = _to_code_step(app, SMT, school["smt"])
+    for _ in range(10):
+        assert client.post("/login/code", {"code": "000000"}).status_code == 401
+    refused = client.post("/login/code", {"code": totp_code(SECRETS[SMT])})
+    assert refused.status_code == 401 and "refused for a day" in refused.get_data(as_text=True)
+    assert client.post("/login/code", {"code": RECOVERY[SMT][1]}).status_code == 302
+
+
+def test_someone_elses_guesses_do_not_lock_out_a_browser_that_logged_in_before(app, school):
+    owner = Client(app).login(TEACHER, school["teacher"])
+    owner.post("/logout")
+    _wrong(Client(app), TEACHER, 10)  # holds the teacher's account
+    spray = Client(app)
+    spray.get("/login")
+    while spray.post("/login", {"email": "x@demo.school", "password": "guess"}).status_code != 429:
+        pass  # the address is throttled now too
+    elsewhere = Client(app)
+    elsewhere.get("/login")
+    assert elsewhere.post("/login", {"email": TEACHER, "password": school["teacher"]}).status_code == 429
+    owner.get("/login")
+    assert owner.post("/login", {"email": TEACHER, "password": school["teacher"]}).status_code == 302
+    owner.get("/posts")
+    for _ in range(5):  # a stolen device cookie gets few guesses of its own
+        owner.post("/logout")
+        owner.get("/login")
+        owner.post("/login", {"email": TEACHER, "password": "a guess"})
+    assert owner.post("/login", {"email": TEACHER, "password": school["teacher"]}).status_code == 429
+
+
+def test_an_enrolment_secret_seen_before_its_owner_enrols_is_useless(app, login, work_here, smtp, read):
+    head = login("head")
+    head.post("/admin/users", {"name": "Nia Senior", "email": "nia@demo.school", "role": "smt"})
+    work_here()
+    path, new = _link_from(smtp, "nia@demo.school"), "violet kettle harbour drum"
+    setter = Client(app)
+    setter.get(path)
+    setter.post(path, {"new": new, "again": new})
+    attacker, owner = Client(app), Client(app)
+    for client in (attacker, owner):
+        client.get("/login")
+        client.post("/login", {"email": "nia@demo.school", "password": new})
+    seen = re.search(r'id="secret">(\w+)<', attacker.get("/login/enrol").get_data(as_text=True)).group(1)
+    mine = re.search(r'id="secret">(\w+)<', owner.get("/login/enrol").get_data(as_text=True)).group(1)
+    assert seen != mine
+    assert owner.post("/login/enrol", {"code": totp_code(mine)}).status_code == 200
+    assert attacker.post("/login/enrol", {"code": totp_code(seen)}).status_code != 200
+    nia = read(lambda s: s.scalar(select(User.id).where(User.email == "nia@demo.school")))
+    head.post(f"/admin/users/{nia}/reset_second_factor")
+    attacker.get("/login")
+    attacker.post("/login", {"email": "nia@demo.school", "password": new})
+    attacker.get("/login/enrol")
+    head.post(f"/admin/users/{nia}/disable")
+    assert attacker.post("/login/enrol", {"code": "123456"}).headers["Location"].endswith("/login")
+
+
+def test_a_busy_server_leaves_a_reset_link_for_another_try(app, school, work_here, smtp):
+    client = Client(app)
+    client.get("/login/forgot")
+    client.post("/login/forgot", {"email": TEACHER})
+    work_here()
+    path, new = _link_from(smtp, TEACHER), "violet kettle harbour drum"
+    client.get(path)
+    taken = [HASHING.acquire(timeout=30) for _ in range(HASHING._initial_value)]  # every turn at hashing
+    try:
+        busy = client.post(path, {"new": new, "again": new})
+    finally:
+        for _ in taken:
+            HASHING.release()
+    assert busy.status_code == 400 and "busy" in busy.get_data(as_text=True)
+    assert client.post(path, {"new": new, "again": new}).status_code == 302
+
+
+def test_forgot_password_does_the_same_work_for_any_address(app, school, read):
+    client = Client(app)
+    client.get("/login/forgot")
+    for email in (TEACHER, "nobody@demo.school"):
+        assert "If that address has an account" in client.post("/login/forgot", {"email": email}).get_data(as_text=True)
+    assert read(lambda s: s.scalars(select(AccountLink)).all()) == []  # the worker looks the address up
+
+
+def test_a_password_typed_as_the_e_mail_never_reaches_the_audit_page(app, login):
+    client = Client(app)
+    client.get("/login")
+    client.post("/login", {"email": "Tr0ub4dor&3-horse", "password": "x"})
+    assert "Tr0ub4dor" not in login("smt").get("/audit").get_data(as_text=True)
