@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 from waitress import create_server
+from gateway.cli.ops import waitress_options
 from gateway.web.app import create_app
 from tests.client import SECRETS, totp_code
 from waitress import wasyncore
@@ -60,7 +61,8 @@ class LiveServer:
 @contextmanager
 def _served(settings):
     """The app on a free port (waitress, in a thread): its address."""
-    server = create_server(create_app(settings), host="127.0.0.1", port=0, threads=4)
+    options = {**waitress_options(settings), "threads": 4}
+    server = create_server(create_app(settings), host="127.0.0.1", port=0, **options)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     try:
@@ -104,7 +106,10 @@ def _stop(server, thread) -> None:
     select() in progress; close_all() calls server.close() and empties the map, which ends server.run().
     """
 
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+    except OSError:  # the trigger is already closed: the loop has ended (seen once, under load)
+        pass
     thread.join(timeout=5)
     if thread.is_alive():
         server.close()

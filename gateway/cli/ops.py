@@ -104,7 +104,13 @@ def web():
 def _serve(s):
     from gateway.web.app import create_app  # late: the app loads Flask and dlib, which other commands need not wait for
 
-    serve_wsgi(create_app(s), host=s.host, port=s.port, threads=8, max_request_body_size=200 * 1024 * 1024)
+    serve_wsgi(create_app(s), host=s.host, port=s.port, **waitress_options(s))
+
+
+def waitress_options(s) -> dict:
+    """How the gateway's web server runs. Waitress drops X-Forwarded-* headers unless told otherwise; with
+    PROXIES set they reach the app, whose ProxyFix trusts exactly that many (any WSGI server works the same)."""
+    return dict(threads=8, max_request_body_size=200 * 1024 * 1024, clear_untrusted_proxy_headers=not s.proxies)
 
 
 @click.command()
@@ -118,6 +124,7 @@ def run():
         click.echo("\nA demo school was created. These passwords are shown only once:")
         for email, role, password in created:
             click.echo(f"  {role:16} {email:24} {password}")
+        click.echo("head, smt and office set up an authenticator app (a second factor) when they first log in.")
     gateway = [sys.executable, "-m", "gateway"]
     units = [] if s.redis_url else [EmbeddedQueue(s.queue_dir)]
     units += [Process("worker", [*gateway, "worker"]),

@@ -72,3 +72,17 @@ def test_a_login_flood_leaves_other_users_and_the_worker_unaffected(env, school)
     assert set(flood) <= {401, 429, 503} and 429 in flood, sorted(set(flood))
     assert p95 <= 1.0
     assert len(maintenance) == 1, "the maintenance round did not finish"
+
+
+def test_behind_a_proxy_each_client_address_is_throttled_on_its_own(env, school):
+    """With PROXIES=1 the address a proxy forwards is the one counted, under the real web server."""
+    with _served(settings_module.load({**env, "PROXIES": "1"})) as base:
+        http = requests.Session()
+        token = _form_token(http, f"{base}/login")
+
+        def attempt(address: str, n: int) -> int:
+            return http.post(f"{base}/login", data={"csrf_token": token, "email": f"x{n}@demo.school", "password": "no"},
+                             headers={"X-Forwarded-For": address}, allow_redirects=False, timeout=60).status_code
+
+        assert [attempt("203.0.113.7", n) for n in range(21)][-2:] == [401, 429]
+        assert attempt("198.51.100.9", 21) == 401
