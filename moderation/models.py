@@ -77,6 +77,7 @@ class PostImage(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     manual_regions: Mapped[list] = mapped_column(JSON, default=list)
+    progress: Mapped[str | None] = mapped_column(String(80))  # how far the running check has got with this photo
 
     post: Mapped[Post] = relationship(back_populates="images")
     faces: Mapped[list[ImageFace]] = relationship(

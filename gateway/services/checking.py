@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 
 from consent_registry.consent import in_school
 from consent_registry.models import SOCIAL, Person
@@ -16,7 +17,7 @@ from gateway.core.db import session_for
 from gateway.platforms import PLATFORMS
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
-from moderation.models import FindingRow, ImageFace, ImageRendition, Post
+from moderation.models import FindingRow, ImageFace, ImageRendition, Post, PostImage
 from workers.checks.names import NameMatcher, RosterPerson
 from workers.checks.base import CheckContext, Draft, Photo, Target
 from workers.checks.photos import PhotoLimits
@@ -78,17 +79,31 @@ def check_post(settings, post_id: int, attempt: int) -> None:
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
         text, limits = post.text, [target(a.label, a.platform, a.text_limit) for a in post.accounts]
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
+        image_ids = [i.id for i in post.images]
+        for image in post.images:
+            image.progress = "waiting to be checked"
         session.commit()  # no transaction stays open while the checks run
         try:
             photos = tuple(Photo.given(label, storage.get(settings.media, key), alt, regions)
                            for label, key, alt, regions in originals)
-            context = check_context(session, settings, bool(photos), limits)
+            context = replace(check_context(session, settings, bool(photos), limits),
+                              progress=_progress(settings, image_ids))
             session.commit()
             _save(session, settings, post_id, attempt, run_checks(Draft(text, photos), context))
         except Exception as exc:
             log.exception("checks of post %s failed", post_id)
             session.rollback()
             _record_failure(session, post_id, attempt, exc)
+
+
+def _progress(settings, image_ids: list[int]):
+    """Each stage a photo reaches, written at once in a short transaction of its own: the teacher's page polls it."""
+    def report(index: int, stage: str) -> None:
+        with session_for(settings.database_url) as session:
+            session.execute(update(PostImage).where(PostImage.id == image_ids[index]).values(progress=stage[:80]))
+            session.commit()
+
+    return report
 
 
 def _keep(row, records: dict) -> None:

@@ -138,6 +138,13 @@ def detail(post_id):
                            can_edit=lifecycle.can_edit(post, current_user))
 
 
+@bp.get("/posts/<int:post_id>/progress")
+@requires(anyone)
+def progress(post_id):
+    """How far the checks have got with each photo: the fragment the post's page polls while it is checked."""
+    return render_template("_progress.html", post=load_post(post_id))
+
+
 @bp.route("/posts/<int:post_id>/withdraw", methods=["GET", "POST"])
 @requires(anyone)
 def withdraw(post_id):

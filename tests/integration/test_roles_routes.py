@@ -32,6 +32,7 @@ EXPECTED = {
     "posts.new": "anyone",
     "posts.edit": "anyone",
     "posts.detail": "anyone",
+    "posts.progress": "anyone",
     "posts.withdraw": "anyone",
     "posts.clean_photo": "anyone",
     "posts.original_photo": "reviewer",

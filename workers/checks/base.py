@@ -6,12 +6,15 @@ and its own records. Nothing else passes between checks.
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from moderation.findings import Finding
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # types only: importing them here would load the checks (and dlib) with the contract
     from consent_registry.faces import FaceContext
@@ -78,6 +81,8 @@ class CheckContext:
     names: NameMatcher | None = None    # the roster; without it the text cannot be checked
     links: LinkPolicy | None = None     # the head's lists; without them links cannot be checked
     targets: tuple[Target, ...] = ()
+    # told how far the checks have got with each photo (its index, in words), for the teacher's page
+    progress: Callable[[int, str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,15 @@ class Check(ABC):
 
     def prepare(self, context: CheckContext) -> None:
         self.context = context
+
+    def report(self, index: int, stage: str) -> None:
+        """Say how far this check has got with a photo; a report that fails never stops the check."""
+        if self.context.progress is None:
+            return
+        try:
+            self.context.progress(index, stage)
+        except Exception:  # the page shows less; the check goes on
+            log.warning("progress of photo %s not recorded", index + 1, exc_info=True)
 
     @abstractmethod
     def run(self, draft: Draft) -> CheckResult:

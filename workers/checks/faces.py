@@ -54,11 +54,12 @@ def _verdict(match, status: Callable[[int], Status], too_small: bool) -> tuple[s
     return (CONSENTED, consent.reason) if consent.ok else (NO_CONSENT, consent.reason)
 
 
-def _matches(rgb, context: FaceContext):
+def _matches(rgb, context: FaceContext, report: Callable[[str], None]):
     """Each face found, whether it is too small to recognise, and its match in the gallery (None if too small)."""
     settings = context.settings
     detector = settings.make_detector()
     boxes = detector.detect(rgb)
+    report(f"{_plural(len(boxes))} found; matching")
     # face_recognition encodes from dlib-shaped boxes; CenterFace's are taller, so they are reshaped first
     shaped = [encoding_box(b) for b in boxes] if detector.name == "centerface" else boxes
     small = [b[2] - b[0] < MIN_ENCODABLE_PX for b in shaped]
@@ -90,14 +91,16 @@ def _face(box, too_small: bool, match, context: FaceContext, hidden: Counter) ->
 
 
 def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits: PhotoLimits,
-                manual_regions=(), titles: Mapping[str, str] | None = None) -> FaceResult:
+                manual_regions=(), titles: Mapping[str, str] | None = None,
+                report: Callable[[str], None] = lambda _stage: None) -> FaceResult:
     """Runs on the clean rendition; returns the renditions to publish (on each channel, the faces its consent does
-    not cover obscured). `titles` names the channels in findings."""
+    not cover obscured). `titles` names the channels in findings; `report` is told each stage reached."""
     img = Image.open(io.BytesIO(data)).convert("RGB")
     if manual_regions:
         img = obscure(img, manual_regions, 0.0)
     hidden: Counter = Counter()
-    faces = [_face(*found, context, hidden) for found in _matches(np.asarray(img), context)]
+    faces = [_face(*found, context, hidden) for found in _matches(np.asarray(img), context, report)]
+    report(f"{_plural(len(faces))} found and matched")
     findings = _findings(label, faces, hidden, context, titles or {})
     covered = {c: [f["box"] for f in faces if f["obscured"] and c not in f["shown_on"]] for c in context.channels}
     everywhere = [f["box"] for f in faces if f["obscured"]]
@@ -167,12 +170,16 @@ class FacesCheck(Check):
             raise RuntimeError("photos cannot be checked without the consent registry")
         photos, findings = [], []
         titles = {t.channel: t.network for t in self.context.targets}
-        for photo in draft.photos:
+        for index, photo in enumerate(draft.photos):
             if photo.data is None:
                 photos.append(photo)
                 continue
+            self.report(index, "looking for faces")
             result = check_faces(photo.data, photo.format, photo.label, self.context.faces,
-                                 self.context.photo_limits, photo.regions, titles)
+                                 self.context.photo_limits, photo.regions, titles,
+                                 report=lambda stage, i=index: self.report(i, stage))
+            self.report(index, "done: " + ("faces covered" if any(f["obscured"] for f in result.faces) else
+                                           "nothing to cover"))
             photos.append(replace(photo, data=result.data, faces=tuple(result.faces), renditions=result.renditions))
             findings += result.findings
         return CheckResult(findings, replace(draft, photos=tuple(photos)))

@@ -12,8 +12,9 @@ class PhotosCheck(Check):
 
     def run(self, draft: Draft) -> CheckResult:
         photos, findings = [], []
-        for photo in draft.photos:
+        for index, photo in enumerate(draft.photos):
             clean = clean_photo(photo.data, photo.label, self.context.photo_limits)
+            self.report(index, "cleaned" if clean.data else "refused")
             photos.append(replace(photo, data=clean.data, format=clean.format, width=clean.width, height=clean.height))
             findings += clean.findings
         return CheckResult(findings, replace(draft, photos=tuple(photos)))

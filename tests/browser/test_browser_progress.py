@@ -1,0 +1,37 @@
+"""While a post's photos are checked, the teacher's page shows how far each has got, updated in place."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.live import log_in
+from tests.shared_fixtures import fixture_path
+
+pytestmark = pytest.mark.browser
+PHOTOS = ("faces/group_two_people.jpg", "photos/DSCN0010.jpg", "photos/Canon_40D.jpg", "photos/iphone_hdr_YES.jpg")
+
+
+def test_the_teacher_sees_each_photo_checked_without_the_page_reloading(registry, browser_page, live_server):
+    page, live = browser_page, live_server
+    log_in(page, live, "teacher")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New post").click()
+    page.fill("#text", "Our science week")
+    for n, name in enumerate(PHOTOS, start=1):
+        page.set_input_files(f"#photo_{n}", str(fixture_path(name)))
+        page.fill(f"#alt_new_{n}", f"Science week photo {n}")
+    page.get_by_role("button", name="Submit for checks and approval").click()
+    expect(page.locator(".flash")).to_contain_text("Submitted")
+    region = page.get_by_role("region", name="Progress of the checks")
+    expect(region.locator("li")).to_have_count(4)
+    page.evaluate("window.stillTheSamePage = true")  # gone if the page loads again
+
+    seen, deadline = set(), time.monotonic() + 180  # the worker checks the photos while the page is watched
+    while page.evaluate("window.stillTheSamePage === true") and time.monotonic() < deadline:
+        seen.update(t for t in region.locator("li").all_inner_texts() if "waiting" not in t)
+        page.wait_for_timeout(200)
+    live.assert_worker_alive()
+    assert any(stage in t for t in seen for stage in ("cleaned", "looking for faces", "found", "done")), seen
+    expect(page.get_by_role("heading", name="What the checks found")).to_be_visible()
+    expect(page.locator("h1")).not_to_contain_text("Being checked", timeout=15_000)
