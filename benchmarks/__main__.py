@@ -4,9 +4,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import bench_detection, bench_faces, bench_links, bench_photos, bench_takedown, bench_text
+from benchmarks import bench_detection, bench_faces, bench_links, bench_photos, bench_post, bench_takedown, bench_text
 
-MODULES = [bench_photos, bench_faces, bench_detection, bench_text, bench_links, bench_takedown]
+MODULES = [bench_photos, bench_faces, bench_post, bench_detection, bench_text, bench_links, bench_takedown]
 
 
 def main() -> None:
