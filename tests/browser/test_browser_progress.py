@@ -10,7 +10,7 @@ from tests.live import log_in
 from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.browser
-PHOTOS = ("faces/group_two_people.jpg", "photos/DSCN0010.jpg", "photos/Canon_40D.jpg", "photos/iphone_hdr_YES.jpg")
+PHOTOS = ("faces/group_two_people.jpg", "photos/iphone_hdr_YES.jpg", "faces/obama_3.jpg", "faces/biden_1.jpg")
 
 
 def test_the_teacher_sees_each_photo_checked_without_the_page_reloading(registry, browser_page, live_server):
