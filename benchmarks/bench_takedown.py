@@ -30,7 +30,8 @@ from gateway.core import settings as settings_module
 from gateway.core.db import session_for, upgrade
 from gateway.services.demo import seed_if_empty
 from moderation.models import ImageFace, Post, PostImage
-from tools.chaos import Gateway, Web, free_port, photo, until
+from tools.chaos import Gateway, free_port, photo, until
+from tools.web_user import Web
 from workers import queues
 
 FIXTURES = Path(os.environ.get("FIXTURES_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"))

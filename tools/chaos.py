@@ -24,7 +24,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-import pyotp
 import redis
 import requests
 from PIL import Image
@@ -37,6 +36,7 @@ from consent_registry.models import Takedown
 from gateway.core import settings as settings_module
 from gateway.core.db import engine_for, session_for, upgrade
 from gateway.services.demo import seed_if_empty
+from tools.web_user import Web
 from moderation.audit import AuditEntry
 from moderation.models import Post
 from tools.tcp_proxy import TcpProxy
@@ -45,7 +45,6 @@ from workers import embedded, queues
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/chaos"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/3"
 SHARED_DATABASES = {"test", "postgres"}  # other engineers' tests use these: never reset them
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 MARKER = re.compile(r"Chaos post (\d+):")
 OUTAGE_SECONDS = 15
 QUEUE_OF = {"check": queues.CHECKS, "publish": queues.PUBLISH, "takedown": queues.TAKEDOWNS}
@@ -83,37 +82,6 @@ def photo(seed: int, size=(3000, 2000)) -> bytes:
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as s:
         return s.getsockname()[1]
-
-
-class Web:
-    """A logged-in user of the web app: forms go with their CSRF token, as from a browser."""
-
-    def __init__(self, base: str):
-        self.base, self.http, self.token = base, requests.Session(), None
-
-    def post(self, path: str, data: dict, files=None) -> requests.Response | None:
-        """The response, or None if the web app cannot be reached."""
-        with suppress(requests.RequestException):
-            return self.http.post(self.base + path, data={**data, "csrf_token": self.token}, files=files,
-                                  allow_redirects=False, timeout=120)
-        return None
-
-    def _form_token(self, path: str) -> str:
-        return TOKEN.search(self.http.get(self.base + path, timeout=60).text).group(1)  # kept by the session
-
-    def login(self, email: str, password: str) -> Web:
-        """Log in; a senior leader or the office sets up an authenticator app first, as at their first log-in
-        (the key is read off the enrolment page, the code made from it). The CSRF token is new afterwards."""
-        self.token = self._form_token("/login")
-        response = self.post("/login", {"email": email, "password": password})
-        if response is not None and "/login/enrol" in response.headers.get("Location", ""):
-            page = self.http.get(self.base + "/login/enrol", timeout=60).text  # each visit makes a new key
-            secret, self.token = re.search(r'id="secret">(\w+)<', page).group(1), TOKEN.search(page).group(1)
-            response = self.post("/login/enrol", {"code": pyotp.TOTP(secret).now()})  # 200: the recovery codes
-        if response is None or response.status_code not in (200, 302):
-            raise RuntimeError(f"cannot log in as {email}")
-        self.token = self._form_token("/posts")
-        return self
 
 
 def _proc(pid: int, name: str) -> str:
