@@ -152,8 +152,11 @@ def change_password(session, settings, user: User, current: str, new: str, again
     users.check_new_password(user, new, again, _hints(settings))
     if not _password_right(session, settings, user.id, user.email, current):
         raise users.UserError("the current password is not right")
-    _store_password(session, settings, user.id, new, "password_changed")
-    sign_in.end_sessions(session, session.get(User, user.id), "password changed", keep=keep)
+    user_id = user.id
+    session.rollback()
+    user = _store_password(session, user_id, users.hash_password(users.hasher_for(settings), new), "password_changed")
+    session.commit()
+    sign_in.end_sessions(session, user, "password changed", keep=keep)
 
 
 def set_password_by_link(session, settings, purpose: str, token: str, new: str, again: str) -> User:
@@ -167,21 +170,18 @@ def set_password_by_link(session, settings, purpose: str, token: str, new: str, 
     if not sign_in.use_link(session, link_id):
         session.rollback()
         raise users.UserError("This link has already been used. Ask for a new one.")
-    user = session.get(User, user_id)
-    user.password_hash, user.password_set_at = new_hash, utcnow()
-    audit.record(session, user, f"password_set_by_{purpose}_link", f"user:{user.id}")
+    user = _store_password(session, user_id, new_hash, f"password_set_by_{purpose}_link")
     session.commit()
     sign_in.end_sessions(session, user, f"password set by {purpose} link")
     return user
 
 
-def _store_password(session, settings, user_id: int, new: str, action: str) -> None:
-    session.rollback()
-    new_hash = users.hash_password(users.hasher_for(settings), new)
+def _store_password(session, user_id: int, new_hash: str, action: str) -> User:
+    """The one place a new password is kept: hashed beforehand, outside any transaction; the caller commits."""
     user = session.get(User, user_id)
     user.password_hash, user.password_set_at = new_hash, utcnow()
     audit.record(session, user, action, f"user:{user.id}")
-    session.commit()
+    return user
 
 
 def all_users(session) -> list[User]:
