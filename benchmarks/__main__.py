@@ -4,9 +4,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import bench_detection, bench_faces, bench_links, bench_photos, bench_post, bench_takedown, bench_text
+from benchmarks import (bench_cover, bench_detection, bench_faces, bench_links, bench_photos, bench_post, bench_takedown,
+                        bench_text)
 
-MODULES = [bench_photos, bench_faces, bench_post, bench_detection, bench_text, bench_links, bench_takedown]
+MODULES = [bench_photos, bench_faces, bench_post, bench_cover, bench_detection, bench_text, bench_links, bench_takedown]
 
 
 def main() -> None:
@@ -20,6 +21,10 @@ def main() -> None:
     for module in MODULES:
         for row in module.run():
             lines.append(f"| {row['name']} | {row['seconds']:.3g} | {row['baseline_seconds']:.3g} | {row['ratio']:.2f} |")
+            print(lines[-1], flush=True)
+    for module in MODULES:  # a module's own table (recall, say) goes below the rows
+        if hasattr(module, "table"):
+            lines += ["", module.table()]
             print(lines[-1], flush=True)
     out = Path(__file__).with_name("latest.md")
     out.write_text("\n".join(lines) + "\n")

@@ -40,7 +40,7 @@ def enrol(session, person: Person, photos: list[tuple[str, bytes]], key: bytes, 
         boxes = detector.detect(rgb)
         if len(boxes) != 1:
             raise EnrolmentError(f"{name} must show exactly one face; {len(boxes)} were found.")
-        encodings.append((hashlib.sha256(data).hexdigest(), face_recognition.face_encodings(rgb, boxes)[0]))
+        encodings.append((hashlib.sha256(data).hexdigest(), face_recognition.face_encodings(rgb, [detector.dlib_box(boxes[0])])[0]))
     label = audit.actor_label(by)
     for digest, encoding in encodings:
         person.templates.append(FaceTemplate(encrypted=seal(key, person.id, encoding), photo_sha256=digest,

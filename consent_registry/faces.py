@@ -15,7 +15,7 @@ from consent_registry.matching import Gallery
 # The smallest face each detector found on a 2048 px canvas of faces at decreasing sizes
 # (tests/integration/test_faces.py::test_smallest_face_found_with_the_default_settings measures the default;
 # benchmarks/bench_detection.py the recall of each detector per size).
-SMALLEST_FOUND_PX = {"hog, upsample 1": 36, "hog, upsample 2": 16, "centerface": 16}
+SMALLEST_FOUND_PX = {"retinaface": 16, "hog, upsample 1": 36, "hog, upsample 2": 16, "centerface": 16}
 OBSCURE, BLOCK_POLICY = "obscure", "block"
 
 
@@ -23,7 +23,7 @@ OBSCURE, BLOCK_POLICY = "obscure", "block"
 class FaceSettings:
     tolerance: float = 0.5
     margin: float = 0.06
-    detector: str = "hog"           # "hog" (face_recognition's) or "centerface"
+    detector: str = "retinaface"    # "retinaface", "hog" (face_recognition's) or "centerface"
     upsample: int = 2               # HOG: 2 finds faces down to 16 px; 1 misses those under about 30 px
     threshold: float = 0.5          # CenterFace's confidence
     policy: str = OBSCURE           # what happens to faces without consent: "obscure" or "block"
@@ -36,7 +36,13 @@ class FaceSettings:
     def make_detector(self):
         if self.detector == "hog":
             return make_detector("hog", upsample=self.upsample)
-        return make_detector(self.detector, threshold=self.threshold)
+        if self.detector == "centerface":
+            return make_detector("centerface", threshold=self.threshold)
+        return make_detector(self.detector)
+
+    def preload(self) -> None:
+        """Read the detector's model now (a process that forks a work horse per check does, once)."""
+        self.make_detector().preload()
 
     @classmethod
     def from_settings(cls, settings) -> "FaceSettings":

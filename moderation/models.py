@@ -78,6 +78,12 @@ class PostImage(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     manual_regions: Mapped[list] = mapped_column(JSON, default=list)
     progress: Mapped[str | None] = mapped_column(String(80))  # how far the running check has got with this photo
+    # stage -> {"source", "value", "key"}: work of the last check to reuse while its inputs are unchanged; "key" is
+    # the storage key of a rendition it kept (the clean one before any face is covered: purged with the original)
+    memos: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    def memo_keys(self) -> list[str]:
+        return [m["key"] for m in (self.memos or {}).values() if m.get("key")]
 
     post: Mapped[Post] = relationship(back_populates="images")
     faces: Mapped[list[ImageFace]] = relationship(

@@ -1,5 +1,5 @@
 """Canvases of pasted fixture faces, and what "found" means: shared by tests/unit/test_detection.py, which checks
-each detector on one canvas, and benchmarks/bench_detection.py, which measures recall on 30 (definitions there)."""
+each detector on one canvas, and benchmarks/bench_detection.py, which measures recall on 25 (definitions there)."""
 from __future__ import annotations
 
 import multiprocessing

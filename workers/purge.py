@@ -30,8 +30,10 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
             count = 0
             for image in post.images:
                 if image.original_key:
-                    storage.delete(settings.media, image.original_key)
-                    image.original_key, count = None, count + 1
+                    # the remembered clean rendition shows every face uncovered, as the original does
+                    for key in [image.original_key, *image.memo_keys()]:
+                        storage.delete(settings.media, key)
+                    image.original_key, image.memos, count = None, {}, count + 1
             audit.record(session, "purge", "originals_deleted", f"post:{post.id}", photos=count,
                          retention_days=settings.retention_days)
             session.commit()

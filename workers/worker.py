@@ -17,6 +17,7 @@ import redis
 from rq import Worker
 from rq.exceptions import StopRequested
 
+from consent_registry.faces import FaceSettings
 from gateway.services.checking import name_matcher
 from gateway.core.db import session_for
 from workers import queues, reconcile
@@ -165,6 +166,8 @@ def wait_for_queue(settings, outage: _Outage) -> redis.Redis:
 
 def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
     logging.getLogger("rq.worker").addFilter(_OncePerOutage())
+    if queues.CHECKS in queue_names:
+        preload_detector(settings)
     os.register_at_fork(after_in_child=_die_with_parent)
     outage = _Outage()
     while True:
@@ -190,6 +193,15 @@ def run(settings, queue_names=queues.ALL, burst: bool = False) -> None:
                 return
             raise SystemExit("the worker stopped on an unexpected error (logged above); exiting to be restarted")
         outage.down(queues.where(settings), ConnectionError("connection lost"))
+
+
+def preload_detector(settings) -> None:
+    """What the face detector reads from disk, read once here rather than in every work horse rq forks for a check
+    (a missing model is not an error yet: each check that needs it fails closed, saying why)."""
+    try:
+        FaceSettings.from_settings(settings).preload()
+    except Exception:
+        log.exception("the face detector could not be loaded; photos will be held until it can")
 
 
 def _answers(conn: redis.Redis) -> bool:

@@ -117,7 +117,7 @@ class Settings:
     encryption_key: bytes = field(repr=False)
     face_tolerance: float = 0.5
     face_margin: float = 0.06
-    face_detector: str = "hog"
+    face_detector: str = "retinaface"
     face_upsample: int = 2
     face_threshold: float = 0.5
     face_policy: str = "obscure"
@@ -215,7 +215,7 @@ def load(environ=None) -> Settings:
         retention_days=_int(env, "RETENTION_DAYS", 30),
         face_tolerance=_float(env, "FACE_TOLERANCE", 0.5, 0.2, 0.6),
         face_margin=_float(env, "FACE_MARGIN", 0.06, 0.0, 0.3),
-        face_detector=_choice(env, "FACE_DETECTOR", "hog", ("hog", "centerface")),
+        face_detector=_choice(env, "FACE_DETECTOR", "retinaface", ("retinaface", "hog", "centerface")),
         face_upsample=_int(env, "FACE_UPSAMPLE", 2, minimum=0),
         face_threshold=_float(env, "FACE_THRESHOLD", 0.5, 0.1, 0.9),
         face_policy=_choice(env, "FACE_POLICY", "obscure", ("obscure", "block")),

@@ -19,7 +19,7 @@ from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
 from moderation.models import FindingRow, ImageFace, ImageRendition, Post, PostImage
 from workers.checks.names import NameMatcher, RosterPerson
-from workers.checks.base import CheckContext, Draft, Photo, Target
+from workers.checks.base import CheckContext, Draft, Memo, Photo, Target
 from workers.checks.photos import PhotoLimits
 from workers.checks.run import Outcome, run_checks
 
@@ -78,14 +78,14 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             return
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
         text, limits = post.text, [target(a.label, a.platform, a.text_limit) for a in post.accounts]
-        originals = [(i.label, i.original_key, i.alt_text, i.manual_regions) for i in post.images]
+        originals = [(i.label, i.original_key, i.alt_text, i.manual_regions, dict(i.memos or {})) for i in post.images]
         image_ids = [i.id for i in post.images]
         for image in post.images:
             image.progress = "waiting to be checked"
         session.commit()  # no transaction stays open while the checks run
         try:
-            photos = tuple(Photo.given(label, storage.get(settings.media, key), alt, regions)
-                           for label, key, alt, regions in originals)
+            photos = tuple(Photo.given(label, storage.get(settings.media, key), alt, regions, _memos(settings, memos))
+                           for label, key, alt, regions, memos in originals)
             context = replace(check_context(session, settings, bool(photos), limits),
                               progress=_progress(settings, image_ids))
             session.commit()
@@ -94,6 +94,46 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             log.exception("checks of post %s failed", post_id)
             session.rollback()
             _record_failure(session, post_id, attempt, exc)
+
+
+def _memos(settings, kept: dict) -> dict[str, Memo]:
+    """What the photo's last check kept (PostImage.memos); a memo whose rendition cannot be read is left out, and
+    its work is done again."""
+    memos = {}
+    for stage, memo in kept.items():
+        try:
+            data = storage.get(settings.media, memo["key"]) if memo.get("key") else None
+        except (OSError, ValueError):
+            data = b""
+        if data is not None and hashlib.sha256(data).hexdigest() != memo.get("sha256"):
+            log.warning("the %s memo's rendition is missing or changed; the work is done again", stage)
+            continue
+        memos[stage] = Memo(memo["source"], memo.get("value"), data)
+    return memos
+
+
+def _keep_memos(settings, image: PostImage, memos) -> None:
+    """The check's memos on the image; a rendition already stored for the same inputs is not stored again, and one
+    no memo names any more is deleted."""
+    old, kept = image.memos or {}, {}
+    for stage, memo in memos.items():
+        entry = {"source": memo.source, "value": memo.value}
+        if memo.data is not None:
+            same, digest = old.get(stage, {}), hashlib.sha256(memo.data).hexdigest()
+            entry["sha256"] = digest
+            entry["key"] = (same["key"] if same.get("sha256") == digest and _intact(settings, same.get("key"), digest)
+                            else storage.put(settings.media, memo.data))
+        kept[stage] = entry
+    for key in set(image.memo_keys()) - {entry.get("key") for entry in kept.values()}:
+        storage.delete(settings.media, key)
+    image.memos = kept
+
+
+def _intact(settings, key: str | None, digest: str) -> bool:
+    try:
+        return bool(key) and hashlib.sha256(storage.get(settings.media, key)).hexdigest() == digest
+    except (OSError, ValueError):
+        return False
 
 
 def _progress(settings, image_ids: list[int]):
@@ -134,6 +174,7 @@ def _save(session, settings, post_id, attempt, outcome: Outcome) -> None:
             storage.delete(settings.media, rendition.key)
         image.renditions = [ImageRendition(channel=channel, key=storage.put(settings.media, data),
                                            sha256=hashlib.sha256(data).hexdigest()) for channel, data in photo.renditions]
+        _keep_memos(settings, image, photo.memos)
         image.faces = [ImageFace(box=f["box"], verdict=f["verdict"], person_id=f["person"], distance=f["distance"],
                                  obscured=f["obscured"], shown_on=f["shown_on"]) for f in photo.faces]
     post.findings = [

@@ -131,7 +131,8 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
     keep = []
     for image in post.images:
         if image.id in form.removed:
-            storage.delete(settings.media, image.original_key)
+            for key in [image.original_key, *image.memo_keys()]:
+                storage.delete(settings.media, key)
             continue
         image.alt_text = form.alt_texts.get(image.id, image.alt_text).strip()
         keep.append(image)

@@ -209,7 +209,7 @@ def test_head_confirms_an_account(login, app, fetch, read):
 
 def test_the_settings_page_shows_the_face_detector_and_smallest_face(login):
     page = login("head").get("/admin/settings").get_data(as_text=True)
-    assert "hog, upsample 2" in page and "16 pixels high" in page and "under 36 pixels" in page
+    assert "retinaface" in page and "16 pixels high" in page and "under 36 pixels" in page
     assert login("smt").get("/admin/settings").status_code == 403
 
 

@@ -7,7 +7,9 @@ and its own records. Nothing else passes between checks.
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +23,18 @@ if TYPE_CHECKING:  # types only: importing them here would load the checks (and 
     from workers.checks.links import LinkPolicy
     from workers.checks.names import NameMatcher
     from workers.checks.photos import PhotoLimits
+
+
+@dataclass(frozen=True)
+class Memo:
+    """Work an earlier check of the same photo did that depends on nothing but its inputs, kept to be reused while
+    they are unchanged (so covering an area of one photo does not look for faces in the others again). `source`
+    names the inputs (hashes and settings), `value` is plain data, `data` the bytes of a rendition. Never a face
+    encoding: those are biometric data and are made afresh."""
+
+    source: str
+    value: Any = None
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -38,15 +52,26 @@ class Photo:
     faces: tuple[dict, ...] = ()  # each face found, its verdict, whether it was obscured and where it is shown
     # (channel, data): a network whose rendition differs from data, because a face its consent covers is shown
     renditions: tuple[tuple[str, bytes], ...] = ()
+    memos: Mapping[str, Memo] = field(default_factory=dict)  # by the name of the stage that made each
 
     @classmethod
-    def given(cls, label: str, data: bytes, alt: str, regions=()) -> "Photo":
-        """A photo as uploaded, with the alt text and obscured regions it came with."""
-        return cls(label, data, alt, alt, tuple(tuple(r) for r in regions))
+    def given(cls, label: str, data: bytes, alt: str, regions=(), memos: Mapping[str, Memo] | None = None) -> "Photo":
+        """A photo as uploaded, with the alt text and obscured regions it came with, and what earlier checks of it
+        kept."""
+        return cls(label, data, alt, alt, tuple(tuple(r) for r in regions), memos=dict(memos or {}))
+
+    def remembered(self, stage: str, source: str) -> Memo | None:
+        """The memo `stage` kept, if it was made from the same inputs."""
+        memo = self.memos.get(stage)
+        return memo if memo is not None and memo.source == source else None
+
+    def remembering(self, stage: str, memo: Memo | None) -> dict[str, Memo]:
+        """The memos with `stage`'s replaced (or dropped, for None)."""
+        return {**{k: v for k, v in self.memos.items() if k != stage}, **({stage: memo} if memo else {})}
 
     def withheld(self) -> "Photo":
         """Nothing half-checked is kept: no data, no measurements, no faces."""
-        return replace(self, data=None, format=None, width=0, height=0, faces=(), renditions=())
+        return replace(self, data=None, format=None, width=0, height=0, faces=(), renditions=(), memos={})
 
 
 @dataclass(frozen=True)
@@ -122,3 +147,34 @@ class Check(ABC):
     def fail_closed(self, draft: Draft) -> Draft:
         """The draft the next checks see, and the outcome keeps, when this check raised."""
         return draft
+
+
+def each_photo(check, photos) -> list:
+    """check(index, photo) for every photo, side by side on the machine's cores; the results in the photos' order.
+
+    Threads, not processes: decoding, the detector's network, face encoding and JPEG encoding run outside Python's
+    lock, and the progress reports write to the database from here. Each call gets only its own photo and the
+    read-only context, so nothing of one photo reaches another's result. The first exception is raised once every
+    photo is done: the check then fails closed."""
+    if len(photos) <= 1:
+        return [check(index, photo) for index, photo in enumerate(photos)]
+    with ThreadPoolExecutor(max_workers=min(len(photos), os.cpu_count() or 1), thread_name_prefix="photo") as pool:
+        return list(pool.map(check, range(len(photos)), photos))
+
+
+class PhotoCheck(Check):
+    """A check made of one photo at a time. The runner runs consecutive photo checks as one pipeline per photo, the
+    photos side by side, so that one photo's faces are looked for while another is still being decoded."""
+
+    @abstractmethod
+    def check_photo(self, index: int, photo: Photo) -> tuple[Photo, list[Finding]]:
+        """The photo as the next check should see it, and what was found in it."""
+
+    def run(self, draft: Draft) -> CheckResult:
+        results = each_photo(self.check_photo, draft.photos)
+        return CheckResult([f for _, found in results for f in found],
+                           replace(draft, photos=tuple(photo for photo, _ in results)))
+
+    def fail_closed(self, draft: Draft) -> Draft:
+        """Nothing half-checked is kept: every photo is withheld."""
+        return replace(draft, photos=tuple(p.withheld() for p in draft.photos))

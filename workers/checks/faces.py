@@ -1,6 +1,7 @@
 """The face check: find every face in the photo as it will be published, match it, obscure what may not be shown."""
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -10,14 +11,15 @@ import face_recognition
 import numpy as np
 from PIL import Image, ImageDraw
 
-from consent_registry.detection import MIN_ENCODABLE_PX, encoding_box
+from consent_registry.detection import DETECTION_REVISION, MIN_ENCODABLE_PX
 from consent_registry.consent import Status
 from consent_registry.faces import OBSCURE, FaceContext
 from moderation.findings import BLOCK, INFO, REVIEW, Finding
-from workers.checks.base import Check, CheckResult, Draft
+from workers.checks.base import Memo, PhotoCheck
 from workers.checks.photos import PhotoLimits, rebuild
 
 CONSENTED, NO_CONSENT, UNIDENTIFIED = "consented", "no_consent", "unidentified"
+STAGE = "faces"
 FILL = (96, 96, 96)
 
 
@@ -54,14 +56,14 @@ def _verdict(match, status: Callable[[int], Status], too_small: bool) -> tuple[s
     return (CONSENTED, consent.reason) if consent.ok else (NO_CONSENT, consent.reason)
 
 
-def _matches(rgb, context: FaceContext, report: Callable[[str], None]):
-    """Each face found, whether it is too small to recognise, and its match in the gallery (None if too small)."""
+def _matches(rgb, context: FaceContext, report: Callable[[str], None], boxes=None):
+    """Each face found, whether it is too small to recognise, and its match in the gallery (None if too small).
+    `boxes`: the detector's boxes from an earlier look at the same pixels, if there was one."""
     settings = context.settings
     detector = settings.make_detector()
-    boxes = detector.detect(rgb)
+    boxes = detector.detect(rgb) if boxes is None else [tuple(b) for b in boxes]
     report(f"{_plural(len(boxes))} found; matching")
-    # face_recognition encodes from dlib-shaped boxes; CenterFace's are taller, so they are reshaped first
-    shaped = [encoding_box(b) for b in boxes] if detector.name == "centerface" else boxes
+    shaped = [detector.dlib_box(b) for b in boxes]  # face_recognition encodes from dlib-shaped boxes
     small = [b[2] - b[0] < MIN_ENCODABLE_PX for b in shaped]
     encodable = [b for b, s in zip(shaped, small) if not s]
     encodings = face_recognition.face_encodings(rgb, known_face_locations=encodable) if encodable else []
@@ -92,14 +94,15 @@ def _face(box, too_small: bool, match, context: FaceContext, hidden: Counter) ->
 
 def check_faces(data: bytes, fmt: str, label: str, context: FaceContext, limits: PhotoLimits,
                 manual_regions=(), titles: Mapping[str, str] | None = None,
-                report: Callable[[str], None] = lambda _stage: None) -> FaceResult:
+                report: Callable[[str], None] = lambda _stage: None, boxes=None) -> FaceResult:
     """Runs on the clean rendition; returns the renditions to publish (on each channel, the faces its consent does
-    not cover obscured). `titles` names the channels in findings; `report` is told each stage reached."""
+    not cover obscured). `titles` names the channels in findings; `report` is told each stage reached; `boxes` are
+    the detector's from an earlier look at the same photo with the same regions covered."""
     img = Image.open(io.BytesIO(data)).convert("RGB")
     if manual_regions:
         img = obscure(img, manual_regions, 0.0)
     hidden: Counter = Counter()
-    faces = [_face(*found, context, hidden) for found in _matches(np.asarray(img), context, report)]
+    faces = [_face(*found, context, hidden) for found in _matches(np.asarray(img), context, report, boxes)]
     report(f"{_plural(len(faces))} found and matched")
     findings = _findings(label, faces, hidden, context, titles or {})
     covered = {c: [f["box"] for f in faces if f["obscured"] and c not in f["shown_on"]] for c in context.channels}
@@ -160,29 +163,30 @@ def _findings(label: str, faces: list[dict], hidden: Counter, context: FaceConte
     return findings
 
 
-class FacesCheck(Check):
+def _source(photo, context: FaceContext) -> str:
+    """What the detector's boxes depend on: the clean rendition, the areas covered by hand, the detector."""
+    return f"{hashlib.sha256(photo.data).hexdigest()} {photo.regions!r} {context.settings.make_detector()!r} " \
+           f"{DETECTION_REVISION}"
+
+
+class FacesCheck(PhotoCheck):
     """Runs on the clean renditions; a photo refused by the photos check is skipped."""
 
     name = "faces"
 
-    def run(self, draft: Draft) -> CheckResult:
-        if draft.photos and self.context.faces is None:
+    def check_photo(self, index: int, photo):
+        if photo.data is None:
+            return photo, []
+        if self.context.faces is None:  # fail closed
             raise RuntimeError("photos cannot be checked without the consent registry")
-        photos, findings = [], []
-        titles = {t.channel: t.network for t in self.context.targets}
-        for index, photo in enumerate(draft.photos):
-            if photo.data is None:
-                photos.append(photo)
-                continue
-            self.report(index, "looking for faces")
-            result = check_faces(photo.data, photo.format, photo.label, self.context.faces,
-                                 self.context.photo_limits, photo.regions, titles,
-                                 report=lambda stage, i=index: self.report(i, stage))
-            self.report(index, "done: " + ("faces covered" if any(f["obscured"] for f in result.faces) else
-                                           "nothing to cover"))
-            photos.append(replace(photo, data=result.data, faces=tuple(result.faces), renditions=result.renditions))
-            findings += result.findings
-        return CheckResult(findings, replace(draft, photos=tuple(photos)))
-
-    def fail_closed(self, draft: Draft) -> Draft:
-        return replace(draft, photos=tuple(p.withheld() for p in draft.photos))
+        self.report(index, "looking for faces")
+        source = _source(photo, self.context.faces)
+        memo = photo.remembered(STAGE, source)
+        result = check_faces(photo.data, photo.format, photo.label, self.context.faces, self.context.photo_limits,
+                             photo.regions, {t.channel: t.network for t in self.context.targets},
+                             report=lambda stage: self.report(index, stage), boxes=memo.value if memo else None)
+        self.report(index, "done: " + ("faces covered" if any(f["obscured"] for f in result.faces) else
+                                       "nothing to cover"))
+        boxes = Memo(source, [list(f["box"]) for f in result.faces])
+        return replace(photo, data=result.data, faces=tuple(result.faces), renditions=result.renditions,
+                       memos=photo.remembering(STAGE, boxes)), result.findings

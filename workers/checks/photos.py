@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import logging
 import struct
-import warnings
 import zlib
 from dataclasses import dataclass, replace
 
@@ -107,13 +106,15 @@ def screen(data: bytes, label: str, limits: PhotoLimits = PhotoLimits(), size: i
     try:
         with _open(data) as img:  # reads the header only; safe in the web app's threads
             width, height = img.size
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return [_too_many_pixels(label, None, limits)]
     except Image.UnidentifiedImageError:
         return [_finding(label, "photo_unsupported", f"{label} is not a kind of picture we can publish. Please use {ACCEPTED}.")]
     except Exception as exc:
         return [_unreadable(label, exc)]
-    if width * height > limits.max_pixels:
+    # Pillow only warns between its own limit and twice that; here its limit refuses too (checked rather than
+    # turning the warning into an error: warning filters are process-wide, and photos are cleaned side by side)
+    if width * height > min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels):
         return [_too_many_pixels(label, (width, height), limits)]
     return []
 
@@ -146,22 +147,18 @@ def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
     findings: list[Finding] = []
     size = None
     try:
-        # Pillow's bomb warning becomes an error for this call only (screen() has already
-        # checked our own pixel limit; catch_warnings is not thread-safe before Python 3.14).
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with _open(data) as img:
-                kind, size = _KINDS[img.format], img.size
-                # Only the frame Pillow opens on (the first; for HEIF the primary picture) is loaded.
-                if getattr(img, "n_frames", 1) > 1:
-                    findings.append(Finding(
-                        "photo_multi_frame", REVIEW,
-                        f"{label} holds several pictures (an animation or a multi-picture file); "
-                        "only the first picture will be published.",
-                        label, {"frames": img.n_frames},
-                    ))
-                img.load()
-                rgb = _srgb(_upright(img, label, findings), label, findings)
+        with _open(data) as img:
+            kind, size = _KINDS[img.format], img.size
+            # Only the frame Pillow opens on (the first; for HEIF the primary picture) is loaded.
+            if getattr(img, "n_frames", 1) > 1:
+                findings.append(Finding(
+                    "photo_multi_frame", REVIEW,
+                    f"{label} holds several pictures (an animation or a multi-picture file); "
+                    "only the first picture will be published.",
+                    label, {"frames": img.n_frames},
+                ))
+            img.load()
+            rgb = _srgb(_upright(img, label, findings), label, findings)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return CleanPhoto(None, None, 0, 0, [_too_many_pixels(label, size, limits)])
     except Exception as exc:
