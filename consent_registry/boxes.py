@@ -32,6 +32,15 @@ def clip(boxes, height: int, width: int) -> list[Box]:
     return out
 
 
+class ScoredDetector:
+    """A detector whose `scored(rgb)` gives float (x1, y1, x2, y2) boxes and their scores: `detect` gives the boxes
+    as integers inside the image."""
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        h, w = np.asarray(rgb).shape[:2]
+        return clip(self.scored(rgb)[0], h, w)
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Greedy non-maximum suppression on (x1, y1, x2, y2) boxes; the indices kept, best first."""
     order = np.argsort(-scores, kind="stable")

