@@ -4,9 +4,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-import face_recognition
-
 from gateway.core.errors import Refused
+from consent_registry.dlib_models import face_recognition
 from consent_registry.consent import biometric_status
 from consent_registry.faces import FaceSettings, decode
 from consent_registry.matching import seal

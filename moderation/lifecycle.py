@@ -44,6 +44,37 @@ STATE_NAMES = {
     PUBLISH_FAILED: "Publishing failed",
 }
 
+# How a state is shown: a post the checks blocked waits for its author's changes, not for a review, so it is shown
+# as such (its stored state stays AWAITING_REVIEW: consent given later re-checks it and may unblock it).
+NEEDS_CHANGES = "needs_changes"
+SHOWN_NAMES = {**STATE_NAMES, NEEDS_CHANGES: "Needs your changes", CHANGES_REQUESTED: "Needs your changes"}
+# Each shown state in one plain sentence for the author, and what to do next.
+STATE_SENTENCES = {
+    DRAFT: ("Saved, not sent to anyone yet.", "Submit it when it is ready."),
+    SUBMITTED: ("Waiting for the checks to start.", "Nothing to do: this takes seconds."),
+    CHECKING: ("The photos and text are being checked.", "Nothing to do: the page shows each photo's progress."),
+    AWAITING_REVIEW: ("Checked; a senior leader will review it.", "Nothing to do unless you want to change it."),
+    NEEDS_CHANGES: ("The checks found problems that stop it being published.",
+                    "Edit the post to fix the problems listed below, or withdraw it."),
+    CHANGES_REQUESTED: ("A senior leader sent it back with changes to make.",
+                        "Edit the post as they asked, then submit it again."),
+    APPROVED: ("Approved; it is being published now.", "Nothing to do."),
+    SCHEDULED: ("Approved; it will be published at its publish time.", "Nothing to do."),
+    PUBLISHING: ("It is being published now.", "Nothing to do."),
+    PUBLISHED: ("Published.", "Nothing to do; it is taken down if anyone's consent ends."),
+    TAKEN_DOWN: ("Taken down from the school's accounts.", "Nothing to do; the reason is below."),
+    REJECTED: ("A senior leader rejected it.", "Read the reason; you may edit it and submit it again."),
+    WITHDRAWN: ("You withdrew it; it will not be published.", "Nothing to do."),
+    CHECK_FAILED: ("The checks could not run, so it is held.", "Ask a senior leader to retry the checks."),
+    PUBLISH_FAILED: ("Publishing failed; a senior leader has been shown why.", "Nothing to do; they will retry."),
+}
+
+
+def shown_state(post) -> str:
+    """The state as people see it: a checked post with a blocking finding needs its author's changes."""
+    return NEEDS_CHANGES if post.state == AWAITING_REVIEW and post.blocking else post.state
+
+
 # action -> (states it may start from, state it leads to)
 TRANSITIONS = {
     "submit": ({DRAFT, CHANGES_REQUESTED, REJECTED, AWAITING_REVIEW, CHECK_FAILED}, SUBMITTED),
@@ -94,10 +125,18 @@ TAKEDOWN_ENDS = (TAKEDOWN_DONE, TAKEDOWN_FAILED, TAKEDOWN_MANUAL)
 PUBLISH_HORIZON = timedelta(days=366)
 
 
-def publish_time_problem(when: datetime, now: datetime | None = None) -> str | None:
-    """Plain words if a publish time is too far ahead to be meant (a typed year, say); None if it is fine."""
-    if when - (now or utcnow()) > PUBLISH_HORIZON:
+PAST_GRACE = timedelta(minutes=2)  # the form's times are to the minute, and the author takes a moment to submit
+
+
+def publish_time_problem(when: datetime, now: datetime | None = None, past: bool = True) -> str | None:
+    """Plain words if a publish time is too far ahead to be meant (a typed year, say), or, unless `past` is allowed
+    (a senior leader's "publish now" is a reschedule to a time that has come), already gone; None if it is fine."""
+    now = now or utcnow()
+    if when - now > PUBLISH_HORIZON:
         return "The publish time is more than a year ahead; choose a time within the next twelve months."
+    if not past and when < now - PAST_GRACE:
+        return ("The publish time has already passed; choose a time from now on, or leave it empty to publish as "
+                "soon as the post is approved.")
     return None
 
 

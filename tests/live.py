@@ -140,7 +140,7 @@ def browser_page(chromium):
 
 
 def log_in(page, live: LiveServer, role: str) -> None:
-    """Log in through the form as the demo user with that role; lands on "My posts"."""
+    """Log in through the form as the demo user with that role; lands on their work (gateway.web.util.landing)."""
     page.goto(f"{live.url}/login")
     page.fill("#email", EMAILS[role])
     page.fill("#password", live.passwords[role])

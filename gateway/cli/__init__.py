@@ -12,6 +12,7 @@ from gateway.cli import accounts, checks, links, ops, people, users
 def main():
     """School social publishing gateway."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step on every command otherwise
 
 
 for command in (ops.db, users.users, accounts.accounts, ops.audit, checks.check, ops.reconcile, ops.purge,

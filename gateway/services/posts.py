@@ -111,7 +111,7 @@ def _apply(session, settings, post: Post, form: PostForm) -> list[str]:
                         "There is no confirmed account to publish to yet; ask the headteacher to confirm one.")
     post.publish_at = form.publish_at
     if form.publish_at:
-        problem = lifecycle.publish_time_problem(form.publish_at)
+        problem = lifecycle.publish_time_problem(form.publish_at, past=False)
         if problem:
             problems.append(problem)
             post.publish_at = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, jsonify, render_template, request
@@ -10,9 +11,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from gateway.web import admin, archive, auth, comments, consent, health, posts, review, security
+from moderation import lifecycle
 from moderation.diff import marked
 
 log = logging.getLogger(__name__)
+http_log = logging.getLogger("gateway.http")
 
 BLUEPRINTS = (auth.bp, posts.bp, review.bp, comments.bp, admin.bp, consent.bp, health.bp, archive.bp)
 ERROR_WORDS = {
@@ -89,8 +92,32 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("error.html", title=title, words=words), 500
 
 
+SECRET_PARTS = {"token"}  # path variables never written to the log
+
+
+def logged_path() -> str:
+    """The request's path with any secret part of it (a one-time link's token) replaced; never the query string."""
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if name in SECRET_PARTS and value:
+            path = path.replace(str(value), f"<{name}>")
+    return path
+
+
 def register_request_hooks(app: Flask) -> None:
-    """The request's database session is closed at its end."""
+    """One log line per request (method, path, status, milliseconds); the request's database session is closed at
+    its end."""
+
+    @app.before_request
+    def start_clock():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        if request.endpoint != "static":
+            took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            http_log.info("%s %s %s %.0f ms", request.method, logged_path(), response.status_code, took)
+        return response
 
     @app.teardown_appcontext
     def close_db(_exc):
@@ -103,3 +130,6 @@ def register_template_helpers(app: Flask, gateway_settings) -> None:
     zone = ZoneInfo(gateway_settings.timezone)
     app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
     app.add_template_global(marked)
+    app.add_template_global(lifecycle.shown_state, "shown_state")
+    app.add_template_global(lifecycle.SHOWN_NAMES, "shown_names")
+    app.add_template_global(lifecycle.STATE_SENTENCES, "state_sentences")

@@ -14,7 +14,7 @@ from gateway.models import User
 from gateway.services import sign_in, users
 from gateway.users import Busy
 from gateway.web import security
-from gateway.web.util import anyone, db, public, requires, settings
+from gateway.web.util import anyone, db, landing, public, requires, settings
 
 bp = Blueprint("auth", __name__)
 CONTROL = dict.fromkeys(range(0x21))  # what a browser strips from or ignores around a URL
@@ -27,7 +27,7 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(cleaned)
     if cleaned.startswith("/") and not cleaned.startswith("//") and not parts.scheme and not parts.netloc:
         return cleaned
-    return url_for("posts.mine")
+    return landing()
 
 
 def _continue(user) -> Response:
@@ -39,7 +39,7 @@ def _continue(user) -> Response:
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("posts.mine"))
+        return redirect(landing())
     form = request.form
     email, held = form.get("email", ""), bool(form.get("code"))
     if request.method == "GET":
@@ -72,7 +72,7 @@ def _start_again() -> Response:
 @public
 def code():
     if current_user.is_authenticated:
-        return redirect(url_for("posts.mine"))
+        return redirect(landing())
     waiting = security.pending(users.CODE, time.time())
     if waiting is None:
         return _start_again()
@@ -109,7 +109,7 @@ def enrol():
         secret, _uri = sign_in.enrolment_uri(db(), settings(), user, fresh=request.method == "GET")
     except Refused as exc:
         flash(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "ok")
-        return redirect(url_for("posts.mine"))
+        return redirect(landing())
     if request.method == "GET":
         return render_template("enrol.html", secret=secret, user=user)
     try:
@@ -147,7 +147,7 @@ def logout():
 @bp.get("/")
 @public
 def home():
-    return redirect(url_for("posts.mine") if current_user.is_authenticated else url_for("auth.login"))
+    return redirect(landing() if current_user.is_authenticated else url_for("auth.login"))
 
 
 @bp.route("/login/forgot", methods=["GET", "POST"])
@@ -191,5 +191,5 @@ def password():
             flash(f"Not changed: {exc}.", "error")
             return render_template("password.html"), 400
         flash("Your password is changed, and you are logged out everywhere else.", "ok")
-        return redirect(url_for("posts.mine"))
+        return redirect(landing())
     return render_template("password.html")

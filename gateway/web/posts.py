@@ -100,7 +100,7 @@ def _save(post: Post | None):
 @requires(anyone)
 def mine():
     own = db().scalars(select(Post).where(Post.author_id == current_user.id).order_by(Post.id.desc())).all()
-    return render_template("my_posts.html", posts=own, names=lifecycle.STATE_NAMES)
+    return render_template("my_posts.html", posts=own)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])
@@ -134,7 +134,7 @@ def edit(post_id):
 @requires(anyone)
 def detail(post_id):
     post = load_post(post_id)
-    return render_template("post_detail.html", post=post, names=lifecycle.STATE_NAMES,
+    return render_template("post_detail.html", post=post,
                            can_edit=lifecycle.can_edit(post, current_user))
 
 

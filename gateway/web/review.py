@@ -12,7 +12,7 @@ from consent_registry.models import Person, Takedown
 from gateway.core import storage
 from gateway.core.errors import Refused
 from gateway.platforms import title_of
-from gateway.services import review
+from gateway.services import comments, review
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.forms import finite_number
 from gateway.web.posts import load_post, local_time
@@ -28,13 +28,21 @@ IN_PROGRESS = [lifecycle.SUBMITTED, lifecycle.CHECKING, lifecycle.APPROVED, life
 @bp.get("/review")
 @requires(reviewer)
 def queue():
+    """What needs a decision; a post the checks blocked waits for its author, so it is in the blocked view
+    (?view=blocked) instead, which senior leaders can look at."""
     session = db()
-    waiting = session.scalars(select(Post).where(Post.state.in_(NEEDS_ATTENTION)).order_by(Post.submitted_at)).all()
+    attention = session.scalars(select(Post).where(Post.state.in_(NEEDS_ATTENTION)).order_by(Post.submitted_at)).all()
+    blocked = [p for p in attention if lifecycle.shown_state(p) == lifecycle.NEEDS_CHANGES]
+    waiting = [p for p in attention if p not in blocked]
     moving = session.scalars(select(Post).where(Post.state.in_(IN_PROGRESS)).order_by(Post.submitted_at)).all()
     takedowns = session.scalars(select(Takedown).where(Takedown.state != lifecycle.TAKEDOWN_DONE)
                                 .order_by(Takedown.id)).all()
-    return render_template("review_queue.html", waiting=waiting, moving=moving, takedowns=takedowns,
-                           names=lifecycle.STATE_NAMES)
+    view = "blocked" if request.args.get("view") == "blocked" else "waiting"
+    counts = {"waiting": len(waiting), "blocked": len(blocked),
+              "scheduled": sum(p.state == lifecycle.SCHEDULED for p in moving),
+              "comments": comments.flagged_count(session)}
+    return render_template("review_queue.html", view=view, posts=blocked if view == "blocked" else waiting,
+                           moving=moving, takedowns=takedowns, counts=counts)
 
 
 @bp.get("/review/<int:post_id>")
@@ -45,7 +53,7 @@ def page(post_id):
     people = {p.id: p for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
     takedowns = db().scalars(select(Takedown).where(Takedown.post_id == post.id)).all()
     previews = review.previews(post, {i: p.display_name for i, p in people.items()})
-    return render_template("review.html", post=post, names=lifecycle.STATE_NAMES, people=people, takedowns=takedowns,
+    return render_template("review.html", post=post, people=people, takedowns=takedowns,
                            own=post.author_id == current_user.id, previews=previews, networks=Networks)
 
 
@@ -161,7 +169,7 @@ def decide(post_id: int, action: str):
 def published():
     posts = db().scalars(select(Post).where(Post.state.in_([lifecycle.PUBLISHED, lifecycle.TAKEN_DOWN]))
                          .order_by(Post.finished_at.desc())).all()
-    return render_template("published.html", posts=posts, names=lifecycle.STATE_NAMES)
+    return render_template("published.html", posts=posts)
 
 
 @bp.get("/audit")

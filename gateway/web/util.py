@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, url_for
 from flask_login import current_user, login_required
 
 from gateway.core.db import session_for
@@ -64,3 +64,13 @@ def registry_keeper(user) -> bool:
 
 def anyone(user) -> bool:
     return True
+
+
+def landing() -> str:
+    """Where the signed-in user's own work is: the review queue for senior leaders and the head, the people pages
+    for the consent officer, their posts for a teacher."""
+    if current_user.can_review:
+        return url_for("review.queue")
+    if current_user.can_keep_registry:
+        return url_for("people.search")
+    return url_for("posts.mine")

@@ -77,13 +77,13 @@ def test_a_senior_leader_enrols_logs_in_with_a_code_and_a_recovery_code_and_is_r
     _password_step(page, live.url)
     page.get_by_label("The six digits your authenticator app shows for this gateway").fill(totp_code(secret))
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("link", name="Review")).to_be_visible()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()  # a senior leader lands on the queue
     log_out(page)
 
     _password_step(page, live.url)
     page.get_by_label("The six digits your authenticator app shows for this gateway").fill(codes[0])
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("link", name="Review")).to_be_visible()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()  # a senior leader lands on the queue
     log_out(page)
 
     log_in(page, live, "head")

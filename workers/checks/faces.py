@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-import face_recognition
 import numpy as np
 from PIL import Image, ImageDraw
 
 from consent_registry.detection import DETECTION_REVISION, MIN_ENCODABLE_PX
+from consent_registry.dlib_models import face_recognition
 from consent_registry.consent import Status
 from consent_registry.faces import OBSCURE, FaceContext
 from moderation.findings import BLOCK, INFO, REVIEW, Finding

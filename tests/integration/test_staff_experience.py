@@ -1,0 +1,67 @@
+"""Staff land on their own work, a post the checks blocked says it needs its author's changes (and is not in the
+review list), a publish time that has passed is refused, and the console has one line per request and no secrets
+(issue 18, first part)."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from moderation.models import Post
+from tests.helpers import post_id_of, submit
+
+BLOCKED_TEXT = "Questions to parent.helper@gmail.com please"  # personal data: the checks block it
+
+
+def test_each_role_lands_on_its_work(login):
+    landings = {"teacher": "/posts", "smt": "/review", "head": "/review", "consent_officer": "/people/"}
+    for role, path in landings.items():
+        response = login(role).get("/")
+        assert response.status_code == 302 and response.headers["Location"].endswith(path), (role, response.headers)
+
+
+def test_a_blocked_post_needs_its_authors_changes_and_is_not_waiting_for_review(login, work, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    blocked = post_id_of(submit(teacher, BLOCKED_TEXT))
+    fine = post_id_of(submit(teacher, "Sports day was great"))
+    work()
+    assert fetch(Post, blocked).blocking and not fetch(Post, fine).blocking
+    mine = teacher.get("/posts").get_data(as_text=True)
+    assert mine.count("Needs your changes") == 1 and "1 problem to fix" in mine
+    detail = teacher.get(f"/posts/{blocked}").get_data(as_text=True)
+    assert "The checks found problems that stop it being published." in detail
+    assert "Next:</strong> Edit the post to fix the problems listed below" in detail and "What to fix" in detail
+    queue = smt.get("/review").get_data(as_text=True)
+    assert f"/review/{fine}" in queue and f"/review/{blocked}" not in queue
+    assert "Waiting for review: 1" in queue and "Blocked, with their authors: 1" in queue
+    blocked_view = smt.get("/review?view=blocked").get_data(as_text=True)
+    assert f"/review/{blocked}" in blocked_view and f"/review/{fine}" not in blocked_view
+    assert "Needs your changes" in blocked_view
+
+
+def test_every_state_has_a_sentence_and_a_next_action():
+    from moderation import lifecycle
+
+    shown = set(lifecycle.STATE_NAMES) | {lifecycle.NEEDS_CHANGES}
+    assert set(lifecycle.STATE_SENTENCES) == shown
+    assert all(sentence.endswith(".") and action.endswith(".") for sentence, action in lifecycle.STATE_SENTENCES.values())
+
+
+def test_a_publish_time_that_has_passed_is_refused_and_the_form_kept(login):
+    teacher = login("teacher")
+    past = (datetime.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = submit(teacher, "Our trip to the museum", publish_at=past)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "The publish time has already passed" in page
+    assert "Our trip to the museum" in page
+
+
+def test_one_log_line_per_request_without_secrets(login, caplog):
+    teacher = login("teacher")
+    with caplog.at_level(logging.INFO, logger="gateway.http"):
+        teacher.get("/posts?secret=should-not-appear")
+        teacher.get("/account/setup/abcdef0123456789token")
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
+    assert re.fullmatch(r"GET /posts 200 \d+ ms", lines[0]), lines
+    assert re.fullmatch(r"GET /account/setup/<token> \d{3} \d+ ms", lines[1]), lines
+    assert not any("should-not-appear" in line or "abcdef0123456789token" in line for line in lines)
