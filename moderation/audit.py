@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy import JSON, Integer, String, false, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.core.db import Base, UTCDateTime, utcnow
@@ -95,3 +95,47 @@ def verify(session: Session) -> Verification:
     if (head_seq, head_hash) != (count, prev):
         return Verification(False, count, f"the log ends at entry {count} but entry {head_seq} was written")
     return Verification(True, count)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the audit viewer narrows the log to; each empty part narrows nothing."""
+
+    who: str = ""             # part of the actor's label (their e-mail) or of their name (names: user id -> name)
+    what: str = ""            # an action, exactly
+    post: int | None = None   # the post's id
+    person: str = ""          # a person's MIS id
+    since: date | None = None
+    until: date | None = None  # inclusive
+
+    def any(self) -> bool:
+        return any((self.who, self.what, self.post, self.person, self.since, self.until))
+
+
+def search(session: Session, filters: Filters, names: dict[int, str], limit: int | None = 300) -> list[AuditEntry]:
+    """The newest entries matching `filters` (all of them with limit None)."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc())
+    if filters.who:
+        who = filters.who.strip().lower()
+        named = [f"user:{uid} " for uid, name in names.items() if who in name.lower()]
+        query = query.where(AuditEntry.actor.ilike(f"%{who}%") | _starts_with_any(named))
+    if filters.what:
+        query = query.where(AuditEntry.action == filters.what)
+    if filters.post is not None:
+        query = query.where(AuditEntry.subject == f"post:{filters.post}")
+    if filters.person:
+        query = query.where(AuditEntry.subject == f"person:{filters.person.strip()}")
+    if filters.since:
+        query = query.where(AuditEntry.at >= datetime.combine(filters.since, time.min, timezone.utc))
+    if filters.until:
+        query = query.where(AuditEntry.at < datetime.combine(filters.until + timedelta(days=1), time.min, timezone.utc))
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def _starts_with_any(prefixes: list[str]):
+    return or_(*(AuditEntry.actor.startswith(p) for p in prefixes)) if prefixes else false()
+
+
+def actions(session: Session) -> list[str]:
+    """Every action the log holds, for the viewer's choice of "what"."""
+    return sorted(session.scalars(select(AuditEntry.action).distinct()))

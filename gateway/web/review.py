@@ -1,7 +1,9 @@
 """The SMT pages: the review queue, a post's review, decisions, published posts and the audit log."""
 from __future__ import annotations
 
+import csv
 import io
+from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,6 +13,7 @@ from sqlalchemy import select
 from consent_registry.models import Person, Takedown
 from gateway.core import storage
 from gateway.core.errors import Refused
+from gateway.models import User
 from gateway.platforms import title_of
 from gateway.services import comments, review
 from gateway.services.queueing import QUEUE_DOWN
@@ -176,8 +179,67 @@ def published():
 @requires(reviewer)
 def audit_log():
     session = db()
-    entries = session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(300)).all()
-    return render_template("audit.html", entries=entries, check=audit.verify(session))
+    filters, problems = _audit_filters()
+    names = _staff_names()
+    entries = audit.search(session, filters, names) if not problems else []
+    return render_template("audit.html", entries=[_audit_row(e, names) for e in entries], check=audit.verify(session),
+                           filters=filters, problems=problems, actions=audit.actions(session), args=request.args)
+
+
+@bp.get("/audit.csv")
+@requires(reviewer)
+def audit_csv():
+    """Every entry the filters match, as a spreadsheet (cells that a spreadsheet would run as formulas are quoted)."""
+    filters, problems = _audit_filters()
+    if problems:
+        abort(400)
+    names = _staff_names()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["#", "when (UTC)", "who", "what", "about", "details"])
+    for row in (_audit_row(e, names) for e in audit.search(db(), filters, names, limit=None)):
+        writer.writerow([_cell(v) for v in (row["seq"], row["at"], row["who"], row["what"], row["about"],
+                                            row["details"])])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
+
+
+def _audit_filters() -> tuple[audit.Filters, list[str]]:
+    args, problems = request.args, []
+
+    def day(name: str):
+        try:
+            return date.fromisoformat(args[name]) if args.get(name) else None
+        except ValueError:
+            problems.append(f"“{args[name]}” is not a date: use the date picker, or write it as 2026-12-31.")
+
+    post = args.get("post", "").strip().lstrip("#")
+    if post and not post.isdigit():
+        problems.append("A post is given by its number, such as 12.")
+    return audit.Filters(who=args.get("who", ""), what=args.get("what", ""),
+                         post=int(post) if post.isdigit() and len(post) < 19 else None,
+                         person=args.get("person", ""), since=day("since"), until=day("until")), problems
+
+
+def _staff_names() -> dict[int, str]:
+    return {u.id: u.name for u in db().scalars(select(User))}
+
+
+def _audit_row(entry, names: dict[int, str]) -> dict:
+    """An entry as people read it: who by name, the details as words rather than JSON."""
+    who = entry.actor
+    if who.startswith("user:"):
+        uid, _, email = who[5:].partition(" ")
+        who = f"{names.get(int(uid), 'a former user')} ({email})" if uid.isdigit() else who
+    details = "; ".join(f"{k.replace('_', ' ')}: {v if not isinstance(v, (list, dict)) else ', '.join(map(str, v))}"
+                        for k, v in entry.details.items())
+    return {"seq": entry.seq, "at": entry.at.strftime("%Y-%m-%d %H:%M:%S"), "who": who,
+            "what": entry.action.replace("_", " "), "about": entry.subject, "details": details}
+
+
+def _cell(value) -> str:
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @bp.post("/review/<int:post_id>/schedule")

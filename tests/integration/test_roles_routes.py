@@ -44,6 +44,7 @@ EXPECTED = {
     "review.decide": "reviewer",
     "review.published": "reviewer",
     "review.audit_log": "reviewer",
+    "review.audit_csv": "reviewer",
     "review.reschedule": "reviewer",
     "review.cancel": "reviewer",
     "review.take_down": "reviewer",
