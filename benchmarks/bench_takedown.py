@@ -111,7 +111,7 @@ class Bench:
         post_id = self.publish_featuring()
         waiting = self.load() if loaded else []
         start = time.time()
-        if not _redirected(self.office.post(f"/people/person/withdraw/social?mis_id={MIS_ID}", {})):
+        if not _redirected(self.office.post(f"/people/person/withdraw/social?mis_id={MIS_ID}", {"asked_by": "A parent", "how": "by letter"})):
             raise RuntimeError("withdrawing consent was refused")
         done = until(lambda: self.read(lambda s: s.scalar(select(Takedown.done_at).where(
             Takedown.post_id == post_id, Takedown.state == "done"))), 300, 0.02)

@@ -128,19 +128,46 @@ def delete_templates_unless_allowed(session, person: Person, by, today: date) ->
     return count
 
 
-def withdraw(session, person: Person, consent: str, by, today: date | None = None) -> Consequences:
-    """Withdraw photo consent on every social network (the general one and each network's own), or biometric."""
+HOW_ASKED = ("in person", "by letter", "by e-mail", "by phone", "through the school's information system", "other")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Who asked for a consent to be withdrawn, how, and on what day: recorded with the withdrawal."""
+
+    by: str
+    how: str
+    on: date
+
+    def problems(self, today: date) -> list[str]:
+        found = []
+        if not self.by.strip():
+            found.append("say who asked for it (for example the parent's name)")
+        if self.how not in HOW_ASKED:
+            found.append("say how they asked")
+        if self.on > today:
+            found.append("the day they asked cannot be in the future")
+        return found
+
+
+def withdraw(session, person: Person, consent: str, by, asked: Asked, today: date | None = None) -> Consequences:
+    """Withdraw photo consent on every social network (the general one and each network's own), or biometric; the
+    record says who asked (given_by), how (evidence) and when (given_on)."""
     today = today or date.today()
+    problems = asked.problems(today)
+    if problems:
+        raise ConsentError("; ".join(problems))
+    given = dict(given_by=asked.by.strip(), given_on=asked.on, evidence=f"asked {asked.how}")
     if consent == SOCIAL:
         result = Consequences()
         for channel in [SOCIAL, *own_channels(person)]:
             record = current_photo_consent(person, channel)
             if record is None or record.status != WITHDRAWN:
-                result.add(record_photo_consent(session, person, WITHDRAWN, by, given_on=today, channel=channel,
-                                                today=today))
+                result.add(record_photo_consent(session, person, WITHDRAWN, by, channel=channel, today=today,
+                                                **given))
         return result
     if consent == "biometric":
-        record_biometric_consent(session, person, WITHDRAWN, by, given_on=today, today=today)
+        record_biometric_consent(session, person, WITHDRAWN, by, today=today, **given)
         return Consequences()
     raise ConsentError("consent must be 'social' or 'biometric'")
 

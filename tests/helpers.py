@@ -25,6 +25,9 @@ from tests.shared_fixtures import fixture_path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# what the consent officer fills in when withdrawing a consent on the person's page
+WITHDRAWAL = {"asked_by": "Mrs Parent", "how": "by letter"}
+
 def submit(client, text="Sports day was great", **extra):
     """The teacher's "new post" form, submitted for checking to the demo archive account."""
     data = {"text": text, "account_id": "1", "action": "submit", **extra}

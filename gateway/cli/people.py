@@ -5,8 +5,11 @@ from pathlib import Path
 
 import click
 
+from consent_registry.consent import HOW_ASKED, Asked
+
 from gateway.cli.common import load_settings, refusals, session as session_of
 from gateway.core.db import upgrade
+from gateway.core.errors import Refused
 from gateway.services.queueing import QUEUE_DOWN
 
 
@@ -83,13 +86,22 @@ def people_enrol(mis_id, photos):
 @people.command("withdraw")
 @click.argument("mis_id")
 @click.option("--consent", "kind", required=True, type=click.Choice(["social", "biometric"]))
-def people_withdraw(mis_id, kind):
+@click.option("--asked-by", required=True, help="who asked for it to be withdrawn")
+@click.option("--how", required=True, type=click.Choice(HOW_ASKED), help="how they asked")
+@click.option("--on", "asked_on", type=click.DateTime(["%Y-%m-%d"]), help="the day they asked (default: today)")
+def people_withdraw(mis_id, kind, asked_by, how, asked_on):
     """Withdraw a consent; biometric withdrawal deletes the face templates at once."""
     consent = _service()
     s = load_settings()
     with session_of(s) as session:
         person = _person_or_fail(session, mis_id)
-        follow_up = consent.withdraw(session, s, person, kind, "command line")
+        from consent_registry.registry import school_today
+
+        asked = Asked(asked_by, how, asked_on.date() if asked_on else school_today(s))
+        try:
+            follow_up = consent.withdraw(session, s, person, kind, "command line", asked)
+        except Refused as exc:
+            raise click.UsageError(f"not withdrawn: {exc}") from None
         click.echo(f"{person.display_name}: {kind} consent withdrawn; face templates kept: {len(person.templates)}")
     _show(follow_up)
 

@@ -105,9 +105,10 @@ def record_biometric(session, settings, person: Person, status: str, by, *, give
     session.commit()
 
 
-def withdraw(session, settings, person: Person, kind: str, by) -> FollowUp:
-    """Withdraw social media photo consent ('social') or biometric consent ('biometric', deleting the templates)."""
-    consequences = consent.withdraw(session, person, kind, by, school_today(settings))
+def withdraw(session, settings, person: Person, kind: str, by, asked: consent.Asked) -> FollowUp:
+    """Withdraw social media photo consent ('social') or biometric consent ('biometric', deleting the templates),
+    recording who asked, how and when."""
+    consequences = consent.withdraw(session, person, kind, by, asked, school_today(settings))
     return _commit_and_follow(session, settings, consequences)
 
 

@@ -6,8 +6,9 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from consent_registry.consent import ConsentError
+from consent_registry.consent import HOW_ASKED, Asked, ConsentError
 from consent_registry.models import SOCIAL, STATUSES, Person
+from consent_registry.registry import school_today
 from gateway.core.errors import Refused
 from gateway.platforms import PLATFORMS
 from gateway.services import consent
@@ -92,14 +93,32 @@ def record(kind):
     return _to_person()
 
 
-@bp.post("/person/withdraw/<any(social, biometric):kind>")
+@bp.route("/person/withdraw/<any(social, biometric):kind>", methods=["GET", "POST"])
 @requires(registry_keeper)
 def withdraw_consent(kind):
-    follow_up = consent.withdraw(db(), settings(), _person(), kind, current_user)
+    """Asks once more, and for who asked, how and when, before withdrawing."""
+    p = _person()
+    if request.method == "GET":
+        return _confirm_withdrawal(p, kind, [])
+    try:
+        asked_on = date.fromisoformat(request.form.get("asked_on", "")) if request.form.get("asked_on") else None
+    except ValueError:
+        return _confirm_withdrawal(p, kind, ["Give the day they asked as a date."])
+    asked = Asked(request.form.get("asked_by", ""), request.form.get("how", ""), asked_on or school_today(settings()))
+    try:
+        follow_up = consent.withdraw(db(), settings(), p, kind, current_user, asked)
+    except Refused as exc:
+        db().rollback()
+        return _confirm_withdrawal(p, kind, [f"Not withdrawn: {exc}."])
     flash(f"{'Social media photo' if kind == 'social' else 'Biometric'} consent withdrawn"
           f"{'; face templates deleted' if kind == 'biometric' else ''}.", "ok")
     _show(follow_up)
     return _to_person()
+
+
+def _confirm_withdrawal(person, kind: str, errors: list[str]):
+    return render_template("withdraw_consent.html", person=person, kind=kind, errors=errors, form=request.form,
+                           ways=HOW_ASKED, today=school_today(settings())), 400 if errors else 200
 
 
 @bp.post("/person/enrol")

@@ -19,7 +19,7 @@ from gateway.services.checking import check_draft, target
 from moderation.models import Post
 from tests.bluesky_api import APP_PASSWORD, BlueskyEmulator
 from tests.facebook_api import TEST_CREDENTIALS, FacebookApiEmulator
-from tests.helpers import add_network_account, post_id_of, submit
+from tests.helpers import WITHDRAWAL, add_network_account, post_id_of, submit
 from tests.registry import HEADER, ROWS, biden_is_visible, consent_for_facebook_only
 from tests.shared_fixtures import fixture_path
 from workers.checks.base import Draft, Photo
@@ -128,7 +128,7 @@ def test_each_network_gets_its_own_rendition_and_a_withdrawal_takes_down_where_h
     office = login("consent_officer")
     page = office.get("/people/person?mis_id=P002").get_data(as_text=True)
     assert "On Facebook (a decision of its own): may appear" in page
-    response = office.post("/people/person/withdraw/social?mis_id=P002")  # every network, Facebook's own one included
+    response = office.post("/people/person/withdraw/social?mis_id=P002", WITHDRAWAL)  # every network, Facebook's own one included
     assert "must be taken down" in office.get(response.headers["Location"]).get_data(as_text=True)
     assert read(lambda s: [t.post_id for t in s.scalars(select(Takedown))]) == [post_id]
     work_here()

@@ -1,9 +1,11 @@
 """The consent and user services: each commits, then queues what follows, and a queue out of reach only delays it."""
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from consent_registry.consent import Asked
 from consent_registry.models import PhotoConsent, Takedown
 from gateway.core import settings as settings_module
 from gateway.core.errors import Refused
@@ -14,10 +16,12 @@ from moderation import lifecycle
 from moderation.models import ImageFace, Post, PostImage
 from gateway.web.app import create_app
 from tests.client import Client
-from tests.helpers import gateway
+from tests.helpers import WITHDRAWAL, gateway
 from tests.registry import CSV
 from workers import queues
 from workers.reconcile import reconcile
+
+ASKED = Asked("Mrs Parent", "by letter", date.today())
 
 UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the queue is out of reach
 
@@ -46,7 +50,7 @@ def people(settings, session, school):
 
 def test_a_withdrawal_rechecks_pending_posts_and_starts_takedowns(settings, session, people, read):
     obama, pending, published = people
-    follow_up = consent.withdraw(session, settings, obama, "social", "test")
+    follow_up = consent.withdraw(session, settings, obama, "social", "test", ASKED)
     assert (follow_up.rechecked, follow_up.takedowns, follow_up.queued) == ([pending], [published], True)
     takedown = read(lambda s: s.scalar(select(Takedown).where(Takedown.post_id == published)))
     assert follow_up.started == [takedown.id] and takedown.state == "pending"
@@ -60,7 +64,7 @@ def test_a_withdrawal_rechecks_pending_posts_and_starts_takedowns(settings, sess
 def test_with_the_queue_out_of_reach_the_withdrawal_is_saved_and_the_reconciler_queues_the_rest(
         settings, session, people, read):
     obama, pending, published = people
-    follow_up = consent.withdraw(session, replace(settings, redis_url=UNREACHABLE), obama, "social", "test")
+    follow_up = consent.withdraw(session, replace(settings, redis_url=UNREACHABLE), obama, "social", "test", ASKED)
     assert (follow_up.rechecked, follow_up.takedowns, follow_up.queued) == ([pending], [published], False)
     assert read(lambda s: s.get(Post, pending).state) == lifecycle.SUBMITTED
     assert read(lambda s: s.scalar(select(func.count()).select_from(Takedown))) == 1
@@ -73,7 +77,7 @@ def test_with_the_queue_out_of_reach_the_withdrawal_is_saved_and_the_reconciler_
 
 def test_the_command_line_and_the_page_say_when_the_queue_is_out_of_reach(settings, session, people, school):
     obama, pending, published = people
-    result = gateway("people", "withdraw", "P001", "--consent", "social", env={"REDIS_URL": UNREACHABLE})
+    result = gateway("people", "withdraw", "P001", "--consent", "social", "--asked-by", "Mrs Parent", "--how", "by letter", env={"REDIS_URL": UNREACHABLE})
     assert result.exit_code == 0, result.output
     assert f"posts sent back through the checks: {pending}" in result.stdout
     assert f"published posts that must be taken down: {published}" in result.stdout
@@ -81,7 +85,7 @@ def test_the_command_line_and_the_page_say_when_the_queue_is_out_of_reach(settin
     _featuring(session, consent.find(session, "P003"), lifecycle.AWAITING_REVIEW)
     office = Client(create_app(replace(settings, redis_url=UNREACHABLE))).login("office@demo.school",
                                                                                  school["consent_officer"])
-    response = office.post("/people/person/withdraw/social?mis_id=P003")
+    response = office.post("/people/person/withdraw/social?mis_id=P003", WITHDRAWAL)
     page = office.get(response.headers["Location"]).get_data(as_text=True)
     assert "Social media photo consent withdrawn." in page
     assert "1 post(s) waiting to be published were sent back through the checks" in page and QUEUE_DOWN in page
@@ -100,7 +104,7 @@ def test_a_refused_consent_records_nothing(settings, session, people, read):
     with pytest.raises(Refused, match="consent must be one of"):
         consent.record_photo(session, settings, obama, "maybe", "test")
     with pytest.raises(Refused, match="consent must be 'social' or 'biometric'"):
-        consent.withdraw(session, settings, obama, "photos", "test")
+        consent.withdraw(session, settings, obama, "photos", "test", ASKED)
     assert read(lambda s: s.scalar(select(func.count()).select_from(PhotoConsent))) == 5
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from consent_registry.consent import record_photo_consent, withdraw
+from consent_registry.consent import Asked, record_photo_consent, withdraw
 from consent_registry.enrolment import EnrolmentError, enrol
 from consent_registry.faces import SMALLEST_FOUND_PX, FaceSettings
 from consent_registry.models import FaceTemplate, Person, Takedown
@@ -15,7 +15,7 @@ from consent_registry.registry import face_context, school_today
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
 from moderation.models import Post
-from tests.helpers import submit_photo
+from tests.helpers import WITHDRAWAL, submit_photo
 from tests.registry import context
 from tests.shared_fixtures import fixture_path
 from workers.checks.base import CheckContext, Draft, Photo
@@ -98,7 +98,8 @@ def test_withdrawing_biometric_consent_deletes_templates_and_unidentifies(settin
     with session_for(settings.database_url) as session:
         obama = session.get(Person, registry["P001"])
         assert len(obama.templates) == 2
-        withdraw(session, obama, "biometric", "test", school_today(settings))
+        today = school_today(settings)
+        withdraw(session, obama, "biometric", "test", Asked("Mrs Parent", "by letter", today), today)
         session.commit()
         count = session.scalar(select(func.count()).select_from(FaceTemplate).where(FaceTemplate.person_id == obama.id))
         assert count == 0
@@ -146,7 +147,7 @@ def test_withdrawing_social_consent_rechecks_pending_posts_and_marks_published_o
     assert [f.verdict for f in fetch(Post, pending).images[0].faces] == ["consented"]
 
     office = login("consent_officer")
-    response = office.post("/people/person/withdraw/social?mis_id=P001")
+    response = office.post("/people/person/withdraw/social?mis_id=P001", WITHDRAWAL)
     page = office.get(response.headers["Location"]).get_data(as_text=True)
     assert "1 post(s) waiting to be published were sent back through the checks" in page
     assert "1 published post(s) feature this person and must be taken down; they are being taken down now" in page
@@ -230,7 +231,9 @@ def test_consent_is_checked_again_just_before_publishing(settings, registry, log
     work()
     smt.post(f"/review/{post_id}/approve")  # the publish job is queued, not yet run
     with session_for(settings.database_url) as session:  # no event sends the post back: only the last look can
-        withdraw(session, session.get(Person, registry["P001"]), "biometric", "test", school_today(settings))
+        today = school_today(settings)
+        withdraw(session, session.get(Person, registry["P001"]), "biometric", "test", Asked("Mrs Parent", "by letter", today),
+                 today)
         session.commit()
     work()
     post = fetch(Post, post_id)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from gateway.core import storage
 from gateway.core.db import utcnow
 from moderation.models import Post
-from tests.helpers import post_id_of, submit
+from tests.helpers import WITHDRAWAL, post_id_of, submit
 from tests.shared_fixtures import fixture_path
 from workers.purge import purge_originals
 
@@ -49,7 +49,7 @@ def test_consent_is_read_afresh_even_where_the_detection_is_remembered(settings,
     post_id = two_photos(teacher)
     work()
     before = memos(fetch, post_id)
-    login("consent_officer").post("/people/person/withdraw/social?mis_id=P001")
+    login("consent_officer").post("/people/person/withdraw/social?mis_id=P001", WITHDRAWAL)
     assert fetch(Post, post_id).state == "submitted"
     work()
     post = fetch(Post, post_id)

@@ -16,13 +16,13 @@ from gateway.services.accounts import add_account, confirm_account, save_credent
 from gateway.core.db import session_for
 from gateway.models import User
 from moderation.models import Post, Publication
-from tests.helpers import audit_count, submit_photo
+from tests.helpers import WITHDRAWAL, audit_count, submit_photo
 from tests.shared_fixtures import fixture_path
 from tests.x_api import TEST_CREDENTIALS, XApiEmulator
 from workers import jobs, queues
 from workers.reconcile import reconcile
 from dataclasses import replace
-from consent_registry.consent import withdraw
+from consent_registry.consent import Asked, withdraw
 from workers.reconcile import release_takedowns
 
 HANDLE = "greenfieldschool"
@@ -244,7 +244,7 @@ def test_consent_withdrawn_before_the_scheduled_time_sends_nothing_to_x(
     smt.post(f"/review/{post_id}/approve")
     post = fetch(Post, post_id)
     assert post.state == "scheduled"
-    login("consent_officer").post("/people/person/withdraw/social?mis_id=P001")
+    login("consent_officer").post("/people/person/withdraw/social?mis_id=P001", WITHDRAWAL)
     work_here()
     jobs.publish(post.publications[0].id)  # the scheduled time has come
     post = fetch(Post, post_id)
@@ -268,7 +268,7 @@ def _publish_biden(login, work_here, fetch, settings, registry):
 def test_withdrawing_consent_takes_a_published_post_down_retrying_a_5xx(x, registry, login, work_here, fetch, settings):
     post_id, tweet_id = _publish_biden(login, work_here, fetch, settings, registry)
     x.fail("tweets.delete", status=503)
-    page = login("consent_officer").post("/people/person/withdraw/social?mis_id=P002")
+    page = login("consent_officer").post("/people/person/withdraw/social?mis_id=P002", WITHDRAWAL)
     assert page.status_code == 302
     work_here()
     takedown = fetch(Takedown, 1)
@@ -350,7 +350,8 @@ def test_with_takedown_auto_off_a_senior_leader_confirms(registry, login, work, 
     work()
     manual = replace(settings, takedown_auto=False)
     with session_for(settings.database_url) as session:
-        withdraw(session, session.get(Person, registry["P001"]), "social", "test", school_today(settings))
+        withdraw(session, session.get(Person, registry["P001"]), "social", "test",
+                 Asked("Mrs Parent", "by letter", school_today(settings)), school_today(settings))
         session.commit()
         assert release_takedowns(manual, session) == []
     assert fetch(Takedown, 1).state == "required"

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from consent_registry.models import BiometricConsent, Person, PhotoConsent
 from tests.registry import CSV, HEADER, ROWS
 from tests.shared_fixtures import fixture_path
-from tests.helpers import gateway
+from tests.helpers import WITHDRAWAL, gateway
 
 
 def counts(read):
@@ -63,7 +63,7 @@ def test_enrol_show_and_withdraw_from_the_command_line(env, tmp_path):
     assert no_consent.exit_code == 1 and "cannot be enrolled: no biometric consent" in no_consent.stderr
     shown = gateway("people", "show", "P001").stdout
     assert "social media photos: written consent on record" in shown and "templates: 2" in shown
-    withdrawn = gateway("people", "withdraw", "P001", "--consent", "biometric")
+    withdrawn = gateway("people", "withdraw", "P001", "--consent", "biometric", "--asked-by", "Mrs Parent", "--how", "by letter")
     assert withdrawn.exit_code == 0 and "face templates kept: 0" in withdrawn.stdout
     assert "face recognition: biometric consent withdrawn; templates: 0" in gateway("people", "show", "P001").stdout
     assert gateway("people", "show", "P999").exit_code == 1
@@ -112,5 +112,5 @@ def test_enrolment_through_the_person_page(login, read):
     photos = [(io.BytesIO(fixture_path(f"faces/obama_{n}.jpg").read_bytes()), f"obama_{n}.jpg") for n in (1, 2)]
     office.post("/people/person/enrol?mis_id=P001", {"photos": photos}, content_type="multipart/form-data")
     assert "Enrolled photos: 2" in office.get("/people/person?mis_id=P001").get_data(as_text=True)
-    office.post("/people/person/withdraw/biometric?mis_id=P001")
+    office.post("/people/person/withdraw/biometric?mis_id=P001", WITHDRAWAL)
     assert "Enrolled photos: 0" in office.get("/people/person?mis_id=P001").get_data(as_text=True)
