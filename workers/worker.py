@@ -18,6 +18,7 @@ from rq import Worker
 from rq.exceptions import StopRequested
 
 from consent_registry.faces import FaceSettings
+from gateway.services import held as held_photos
 from gateway.services.checking import name_matcher
 from gateway.core.db import session_for
 from workers import queues, reconcile
@@ -63,7 +64,7 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
     max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
 
     def run_maintenance_tasks(self):
-        self._purge_import_previews()  # first: it needs no queue, so nothing the queue does can skip it
+        self._purge_left_behind()  # first: it needs no queue, so nothing the queue does can skip it
         super().run_maintenance_tasks()
         try:
             self._register_again_if_flushed()
@@ -84,16 +85,17 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
         except Exception:
             log.exception("maintenance failed; will try again next round")
 
-    def _purge_import_previews(self) -> None:
-        """Every round, outside the reconcilers' lock: the previews' hour must not stretch while another worker holds
-        the lock or a reconcile round fails, and deleting a file twice is harmless, so no lock is needed."""
+    def _purge_left_behind(self) -> None:
+        """Unconfirmed import previews and photos held after a failed submission, an hour old. Every round, outside the
+        reconcilers' lock: the hour must not stretch while another worker holds the lock or a reconcile round fails,
+        and deleting a file twice is harmless, so no lock is needed."""
         try:
-            deleted = purge_import_previews(self.settings)
+            previews, photos = purge_import_previews(self.settings), held_photos.purge(self.settings)
         except OSError:
-            log.exception("old import previews could not be deleted; will try again next round")
+            log.exception("old import previews or held photos could not be deleted; will try again next round")
             return
-        if deleted:
-            log.info("unconfirmed import previews deleted: %s", deleted)
+        if previews or photos:
+            log.info("deleted: %s unconfirmed import previews, %s held photos", previews, photos)
 
     def _register_again_if_flushed(self) -> None:
         """After a FLUSHDB rq's heartbeat leaves a bare key: say again who we are, for the health page."""

@@ -1,7 +1,9 @@
 """The authors' use cases: write a post, revise it, send it to the checks, withdraw it.
 
 A draft is saved with every valid part of the form even when other parts have problems; it goes to the checks
-only once it has none. Views and commands parse their input into a PostForm and show what comes back.
+only once it has none. A new post whose submission has problems is not created at all: its photos are held for the
+author's next try (gateway.services.held). Views and commands parse their input into a PostForm and show what comes
+back.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from gateway.core import storage
 from gateway.core.errors import Refused
 from gateway.models import Account
 from gateway.platforms import PLATFORMS
+from gateway.services.held import forget, hold
 from gateway.services.queueing import commit_then_enqueue
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage
@@ -30,6 +33,7 @@ class NewPhoto:
     data: bytes
     size: int
     alt_text: str
+    held: str = ""  # the token of the copy held since the author's last try, when it came from there
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Saved:
     problems: list[str]  # saved as a draft and not submitted, because of these
     submitted: bool = False
     queued: bool = True  # False: submitted, but the queue is out of reach; the reconciler queues the checks
+    held: dict[int, tuple[str, str]] = field(default_factory=dict)  # slot -> (token, file name): photos kept
 
 
 def confirmed_accounts(session) -> list[Account]:
@@ -71,26 +76,51 @@ def save(session, settings, actor, post: Post | None, form: PostForm, submit: bo
     is_new = post is None
     post = post or Post(author_id=actor.id, state=lifecycle.DRAFT, images=[])
     problems = [*form.problems, *_apply(session, settings, post, form)]
-    if is_new and not post.text and not post.images:
-        return Saved(None, problems)
+    if submit:
+        problems += [f"Describe {image.label} (its alt text, read aloud to people who cannot see it) before "
+                     "submitting." for image in post.images if not image.alt_text.strip()]
+    if is_new and (submit and problems or not post.text and not post.images):
+        return _nothing_saved(session, settings, actor, post, form, problems)
     if is_new:
         session.add(post)
     session.flush()
     audit.record(session, actor, "post_saved", f"post:{post.id}", photos=len(post.images))
     if problems or not submit:
         session.commit()
+        _forget_held(settings, form)
         return Saved(post, problems)
     was_checked = post.state == lifecycle.AWAITING_REVIEW
     try:
         lifecycle.submit(post, actor)
     except lifecycle.InvalidTransition as exc:
         session.commit()  # the draft is kept
+        _forget_held(settings, form)
         return Saved(post, [f"Not submitted: {exc}."])
     audit.record(session, actor, "resubmitted" if was_checked else "submitted", f"post:{post.id}")
     queued = commit_then_enqueue(
         session, settings, lambda conn: queues.enqueue_checks(settings, post.id, post.check_attempt, conn),
         f"the checks of post {post.id}")
+    _forget_held(settings, form)
     return Saved(post, [], submitted=True, queued=queued)
+
+
+def _nothing_saved(session, settings, actor, post: Post, form: PostForm, problems: list[str]) -> Saved:
+    """A new post that cannot be submitted is not created; its acceptable photos are held for the next try, each in
+    its own slot, so the form comes back exactly as it was."""
+    session.rollback()
+    for image in post.images:
+        storage.delete(settings.media, image.original_key)
+    limits, held = PhotoLimits.from_settings(settings), {}
+    for photo in form.photos:
+        if not screen(photo.data, photo.filename, limits, size=photo.size):
+            held[photo.slot] = (photo.held or hold(settings, actor.id, photo.filename, photo.data), photo.filename)
+    return Saved(None, problems, held=held)
+
+
+def _forget_held(settings, form: PostForm) -> None:
+    for photo in form.photos:
+        if photo.held:
+            forget(settings, photo.held)
 
 
 def withdraw(session, settings, actor, post: Post) -> None:

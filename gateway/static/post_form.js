@@ -35,6 +35,9 @@
       input.setCustomValidity(f && f.size > maxBytes ?
         f.name + " is " + Math.round(f.size / 1048576) + " MB; the limit is " + form.dataset.maxMb + " MB." : "");
       input.reportValidity();
+      // a chosen photo needs its description before the form is sent (the server asks again)
+      var alt = document.getElementById(input.id.replace("photo_", "alt_new_"));
+      if (alt) alt.required = !!f || input.dataset.held === "1";
     });
   });
 })();

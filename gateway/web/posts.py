@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway.core import storage
 from gateway.core.errors import Refused
-from gateway.services import posts
+from gateway.services import held, posts
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.forms import numbered, whole_number
 from gateway.web.util import anyone, db, requires, reviewer, settings
@@ -60,6 +60,12 @@ def _read_photos(parsed: posts.PostForm) -> None:
     have, a second file in one box) is named, so that the author is told it was not added."""
     max_bytes = PhotoLimits.from_settings(settings()).max_bytes
     boxes = {f"photo_{n}": n for n in range(1, settings().max_photos + 1)}
+    for n in boxes.values():  # a box left empty may hold the photo chosen at the author's last try
+        token = request.form.get(f"held_{n}", "")
+        kept = held.take(settings(), current_user.id, token) if token and not request.files.get(f"photo_{n}") else None
+        if kept:
+            parsed.photos.append(posts.NewPhoto(n, kept[0], kept[1], len(kept[1]),
+                                                request.form.get(f"alt_new_{n}", "").strip(), held=token))
     for field, upload in request.files.items(multi=True):
         if not upload.filename:  # a box left empty
             continue
@@ -74,8 +80,8 @@ def _read_photos(parsed: posts.PostForm) -> None:
     parsed.photos.sort(key=lambda photo: photo.slot)  # in the order the form shows them, whatever the browser sent
 
 
-def _form_page(post: Post | None, errors: list[str]):
-    return render_template("post_form.html", post=post, form=request.form, errors=errors,
+def _form_page(post: Post | None, errors: list[str], kept: dict | None = None):
+    return render_template("post_form.html", post=post, form=request.form, errors=errors, held=kept or {},
                            accounts=posts.confirmed_accounts(db()),
                            chosen=request.form.getlist("account_id", type=whole_number)), 400
 
@@ -83,7 +89,7 @@ def _form_page(post: Post | None, errors: list[str]):
 def _save(post: Post | None):
     saved = posts.save(db(), settings(), current_user, post, _read_form(), request.form.get("action") == "submit")
     if saved.post is None:
-        return _form_page(None, saved.problems)
+        return _form_page(None, saved.problems, saved.held)
     if saved.problems:
         flash("Your post was saved as a draft, but it has problems to fix before it can be submitted.", "error")
         return _form_page(saved.post, saved.problems)
@@ -108,7 +114,7 @@ def mine():
 def new():
     if request.method == "POST":
         return _save(None)
-    return render_template("post_form.html", post=None, form={}, errors=[], accounts=posts.confirmed_accounts(db()),
+    return render_template("post_form.html", post=None, form={}, errors=[], held={}, accounts=posts.confirmed_accounts(db()),
                            chosen=[])
 
 
@@ -126,7 +132,7 @@ def edit(post_id):
     form = {"text": post.text,
             "publish_at": post.publish_at.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%dT%H:%M")
             if post.publish_at else ""}
-    return render_template("post_form.html", post=post, form=form, errors=[], accounts=posts.confirmed_accounts(db()),
+    return render_template("post_form.html", post=post, form=form, errors=[], held={}, accounts=posts.confirmed_accounts(db()),
                            chosen=[a.id for a in post.accounts])
 
 

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.live import log_in, log_out
+from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.browser
 SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -48,3 +49,32 @@ def test_each_role_lands_on_its_work_and_a_blocked_post_waits_for_its_author(scr
     page.get_by_role("link", name="Blocked, with their authors: 1").click()
     expect(review_link).to_have_count(1)
     expect(page.locator(".card .state")).to_have_text("Needs your changes")
+
+
+def test_a_failed_submission_keeps_every_field_and_creates_nothing(screen, live_server):
+    """A publish time that has passed: the form comes back with the text, both photos (kept, in their slots) and
+    their descriptions; with the time cleared it is submitted without choosing the files again."""
+    page, live = screen, live_server
+    log_in(page, live, "teacher")
+    page.goto(f"{live.url}/posts/new")
+    page.fill("#text", "Our science week")
+    page.set_input_files("#photo_1", str(fixture_path("faces/obama_3.jpg")))
+    page.fill("#alt_new_1", "Our visitor")
+    page.set_input_files("#photo_3", str(fixture_path("faces/biden_1.jpg")))
+    page.fill("#alt_new_3", "Our guest")
+    page.fill("#publish_at", "2020-01-01T09:00")
+    page.get_by_role("button", name="Submit for checks and approval").click()
+    expect(page.locator(".errors")).to_contain_text("The publish time has already passed")
+    expect(page.locator("#text")).to_have_value("Our science week")
+    expect(page.get_by_text("obama_3.jpg is kept from your last try")).to_be_visible()
+    expect(page.get_by_text("biden_1.jpg is kept from your last try")).to_be_visible()
+    expect(page.locator("#alt_new_1")).to_have_value("Our visitor")
+    expect(page.locator("#alt_new_3")).to_have_value("Our guest")
+    mine = page.context.new_page()  # in another tab: nothing was created
+    mine.goto(f"{live.url}/posts")
+    expect(mine.get_by_text("You have not written any posts yet.")).to_be_visible()
+    mine.close()
+    page.fill("#publish_at", "")
+    page.get_by_role("button", name="Submit for checks and approval").click()
+    expect(page.locator(".flash")).to_contain_text("Submitted")
+    expect(page.locator("figcaption")).to_have_count(2)

@@ -1,5 +1,6 @@
 """Photos through the whole gateway: the form, `gateway check`, the review, the archive, retention."""
 import io
+import re
 import json
 import os
 import subprocess
@@ -62,10 +63,14 @@ def test_bad_files_in_the_form_get_plain_words_and_the_good_photo_is_kept(login,
     assert "Photo 2 (random bytes.jpg) is not a kind of picture we can publish. Please use JPEG" in page
     assert "Photo 3 (empty file.jpg) is an empty file." in page
     assert "Photo 4 (SVG.jpg) is not a kind of picture we can publish." in page
+    assert read(lambda s: s.scalars(select(Post)).all()) == []  # nothing created: the good photo is held instead
+    assert re.findall(r'name="held_(\d)"', page) == ["1"] and "Canon_40D.jpg is kept from your last try" in page
+    draft = teacher.post("/posts/new", {"text": "Art week", "account_id": "1", "action": "draft",
+                                        "held_1": re.search(r'name="held_1" value="([^"]+)"', page).group(1),
+                                        "alt_new_1": "A camera photo"}, content_type="multipart/form-data")
     post = read(lambda s: s.scalars(select(Post)).one())
-    kept = fetch(Post, post.id)
-    assert kept.state == "draft" and kept.text == "Art week"
-    assert [i.label for i in kept.images] == ["photo 1 (Canon_40D.jpg)"]
+    assert draft.status_code == 302 and post.state == "draft" and post.text == "Art week"
+    assert [i.label for i in fetch(Post, post.id).images] == ["photo 1 (Canon_40D.jpg)"]
 
     more = {**photo_upload(1, "PDF.pdf", BAD_FILES["PDF"][0]()), **photo_upload(2, "big.jpg", BAD_FILES["30 MB file"][0]())}
     response = teacher.post(f"/posts/{post.id}/edit", {"text": "Art week", "account_id": "1", "action": "submit", **more},

@@ -2,16 +2,19 @@
 import io
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from gateway.core.db import utcnow
+from gateway.services import held as held_photos
 from moderation.models import Post
-from tests.helpers import submit
+from tests.helpers import post_id_of, submit
 from tests.shared_fixtures import fixture_path
 from gateway.users import create_user, hasher_for
 from tests.client import Client
-from gateway.models import Account
+from gateway.models import Account, User
 
 
 
@@ -147,9 +150,7 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(login, fetch, read, se
     page = huge.get_data(as_text=True)
     assert huge.status_code == 400 and "Photo 1 (big.jpg) is 60 MB; photos can be at most 25 MB" in page and "Sports day photos" in page
 
-    drafts = read(lambda s: [(p.state, p.text) for p in s.scalars(select(Post).order_by(Post.id))])
-    assert drafts == [
-        ("draft", long_text.strip()), ("draft", "Art week"), ("draft", "Sports day photos")]
+    assert read(lambda s: s.scalars(select(Post)).all()) == []  # a submission with problems creates nothing
 
     no_csrf = teacher.post("/posts/new", {"text": "Hello", "account_id": "1", "action": "submit"}, csrf=False)
     assert no_csrf.status_code == 400 and "expired or did not come from this site" in no_csrf.get_data(as_text=True)
@@ -168,16 +169,50 @@ def test_a_too_large_request_gets_a_plain_page(login, settings, quiet_log):
     assert response.status_code == 413 and "The upload is too large" in response.get_data(as_text=True)
 
 
-def test_a_draft_with_problems_can_be_fixed_and_submitted(login, work, fetch, read):
+HELD = re.compile(r'name="held_(\d)" value="([^"]+)"')
+
+
+def test_a_submission_with_problems_creates_nothing_and_keeps_every_photo_in_its_slot(login, work, fetch, read,
+                                                                                     settings):
+    """Photo 2 has no description: nothing is created, both photos stay in their slots with their descriptions, and
+    the fixed form goes through without choosing the files again."""
     teacher = login("teacher")
-    response = submit(teacher, "Art week", photo_1=(io.BytesIO(b"not a photo"), "a.jpg"))
-    assert response.status_code == 400
-    post = read(lambda s: s.scalars(select(Post)).one())
-    fixed = teacher.post(f"/posts/{post.id}/edit", {"text": "Art week was colourful", "account_id": "1", "action": "submit"},
-                         content_type="multipart/form-data")
+    photos = {"photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visitor.jpg"),
+              "photo_3": (io.BytesIO(fixture_path("faces/biden_1.jpg").read_bytes()), "guest.jpg"),
+              "alt_new_1": "Our visitor", "alt_new_3": ""}
+    failed = submit(teacher, "Visitors this week", **photos)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 400 and "Describe photo 2 (guest.jpg)" in page
+    assert read(lambda s: s.scalars(select(Post)).all()) == []
+    held = dict(HELD.findall(page))
+    assert set(held) == {"1", "3"} and "visitor.jpg is kept from your last try" in page and "guest.jpg is kept" in page
+    assert ">Our visitor</textarea>" in page and "Visitors this week" in page
+    teacher_id = read(lambda s: s.scalar(select(User.id).where(User.email == "teacher@demo.school")))
+    assert [held_photos.take(settings, teacher_id, t)[0] for t in (held["1"], held["3"])] == ["visitor.jpg", "guest.jpg"]
+
+    stranger = login("smt")  # a token is its author's only
+    assert submit(stranger, "Not mine", held_1=held["1"], alt_new_1="x").status_code == 302
+    assert read(lambda s: [len(p.images) for p in s.scalars(select(Post))]) == [0]
+
+    fixed = submit(teacher, "Visitors this week", held_1=held["1"], held_3=held["3"], alt_new_1="Our visitor",
+                   alt_new_3="Our guest")
     assert fixed.status_code == 302
+    post = fetch(Post, post_id_of(fixed))
+    assert [(i.label, i.alt_text) for i in post.images] == [("photo 1 (visitor.jpg)", "Our visitor"),
+                                                             ("photo 2 (guest.jpg)", "Our guest")]
+    assert [held_photos.take(settings, teacher_id, t) for t in held.values()] == [None, None]  # deleted once saved
     work()
     assert fetch(Post, post.id).state == "awaiting_review"
+
+
+def test_held_photos_are_deleted_after_an_hour(settings):
+    token = held_photos.hold(settings, 1, "a.jpg", b"photo")
+    assert held_photos.take(settings, 1, token) == ("a.jpg", b"photo") and held_photos.take(settings, 2, token) is None
+    assert held_photos.take(settings, 1, token[:-2] + "xx") is None  # forged
+    held_photos.purge(settings)
+    assert held_photos.take(settings, 1, token) == ("a.jpg", b"photo")  # not an hour old yet
+    assert held_photos.purge(settings, now=utcnow() + held_photos.LIFETIME + timedelta(minutes=1)) >= 1
+    assert held_photos.take(settings, 1, token) is None
 
 
 def test_withdrawal_by_the_author(login, work, fetch, read):
