@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 import json
 import os
 import shutil
@@ -116,19 +117,30 @@ class ArchivePublisher:
         _write_page(self.folder / "index.html", "Published posts", items or "<p>Nothing published yet.</p>")
 
 
+_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _linked(text: str) -> str:
+    """The text escaped, with its web addresses made links (the checks have judged every one of them)."""
+    return _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', html.escape(text, quote=False))
+
+
 def _article(record: dict, prefix: str) -> str:
     photos = "".join(
         f'<img src="{prefix}{p["file"]}" alt="{html.escape(p["alt"])}" width="320">' for p in record["photos"]
     )
     when = html.escape(record["published_at"][:16].replace("T", " "))
-    return (f'<article><p>{html.escape(record["text"])}</p>{photos}<p><small>Published {when} UTC, '
-            f'approved by {html.escape(record["approved_by"])}</small></p></article>')
+    own = f' · <a href="{prefix}">this post on its own</a>' if prefix else ""
+    return (f'<article class="card"><p class="text">{_linked(record["text"])}</p>{photos}<p><small>Published {when} '
+            f'UTC, approved by {html.escape(record["approved_by"])}{own}</small></p></article>')
 
 
 def _write_page(path: Path, title: str, body: str) -> None:
-    """Write an HTML page atomically, so a reader never sees half of it."""
-    page = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title}</title>'
-            f"<h1>{title}</h1>{body}</html>")
+    """Write an HTML page atomically, so a reader never sees half of it. It wears the gateway's own style sheet."""
+    page = (f'<!doctype html><html lang="en"><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="stylesheet" href="/static/site.css"><title>{title}</title>'
+            f"<main><h1>{title}</h1>{body}</main></html>")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
     with os.fdopen(fd, "w") as out:
         out.write(page)

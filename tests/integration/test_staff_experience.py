@@ -65,3 +65,42 @@ def test_one_log_line_per_request_without_secrets(login, caplog):
     assert re.fullmatch(r"GET /posts 200 \d+ ms", lines[0]), lines
     assert re.fullmatch(r"GET /account/setup/<token> \d{3} \d+ ms", lines[1]), lines
     assert not any("should-not-appear" in line or "abcdef0123456789token" in line for line in lines)
+
+
+def test_a_taken_down_post_no_longer_links_to_where_it_was(login, work, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    post_id = post_id_of(submit(teacher, "Sports day was great"))
+    work()
+    smt.post(f"/review/{post_id}/approve")
+    work()
+    url = fetch(Post, post_id).publications[0].platform_url
+    assert f'<a href="{url}">' in smt.get("/published").get_data(as_text=True)
+    smt.post(f"/review/{post_id}/take-down", {"reason": "A parent asked us to"})
+    work()
+    assert fetch(Post, post_id).state == "taken_down"
+    for page in (smt.get("/published"), smt.get(f"/review/{post_id}"), teacher.get(f"/posts/{post_id}")):
+        text = page.get_data(as_text=True)
+        assert f'<a href="{url}">' not in text and f"{url} (taken down" in text
+
+
+def test_each_remove_button_on_the_admin_page_says_what_it_removes(login):
+    head = login("head")
+    head.post("/admin/links", {"kind": "block", "entry": "badsite.com"})
+    head.post("/admin/links", {"kind": "allow", "entry": "goodsite.org"})
+    page = head.get("/admin", follow_redirects=True).get_data(as_text=True)
+    labels = re.findall(r'aria-label="(Remove [^"]+)"', page)
+    assert "Remove badsite.com from the block list" in labels and len(labels) == len(set(labels))
+
+
+def test_the_archive_is_styled_and_its_links_can_be_followed(login, work, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    post_id = post_id_of(submit(teacher, "Read about our visit: https://www.bbc.co.uk/news and more"))
+    work()
+    smt.post(f"/review/{post_id}/approve")
+    work()
+    url = fetch(Post, post_id).publications[0].platform_url
+    index = teacher.get(url.rsplit("/posts/", 1)[0] + "/").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/static/site.css">' in index
+    assert '<a href="https://www.bbc.co.uk/news">https://www.bbc.co.uk/news</a>' in index
+    own = re.search(r'<a href="(posts/[^"]+/)">this post on its own</a>', index).group(1)
+    assert "Read about our visit" in teacher.get(url.rsplit("/posts/", 1)[0] + "/" + own).get_data(as_text=True)
