@@ -10,14 +10,14 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from gateway.web import admin, archive, auth, comments, consent, health, posts, review, security
+from gateway.web import admin, archive, auth, calendar, comments, consent, health, posts, review, security
 from moderation import lifecycle
 from moderation.diff import marked
 
 log = logging.getLogger(__name__)
 http_log = logging.getLogger("gateway.http")
 
-BLUEPRINTS = (auth.bp, posts.bp, review.bp, comments.bp, admin.bp, consent.bp, health.bp, archive.bp)
+BLUEPRINTS = (auth.bp, posts.bp, review.bp, calendar.bp, comments.bp, admin.bp, consent.bp, health.bp, archive.bp)
 ERROR_WORDS = {
     400: ("Something in that request was not right", "Go back, check the form and try again. Nothing was changed."),
     403: ("You do not have permission for that", "Your role does not allow this page or action. Ask a headteacher if you think it should."),

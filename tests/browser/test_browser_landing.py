@@ -78,3 +78,16 @@ def test_a_failed_submission_keeps_every_field_and_creates_nothing(screen, live_
     page.get_by_role("button", name="Submit for checks and approval").click()
     expect(page.locator(".flash")).to_contain_text("Submitted")
     expect(page.locator("figcaption")).to_have_count(2)
+
+
+def test_the_calendar_opens_from_the_menu_and_moves_by_month(screen, live_server):
+    page, live = screen, live_server
+    log_in(page, live, "smt")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendar").click()
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("Calendar: ")
+    this_month = heading.inner_text()
+    page.get_by_role("link", name="Next month").click()
+    expect(heading).not_to_have_text(this_month)
+    page.get_by_role("link", name="Previous month").click()
+    expect(heading).to_have_text(this_month)

@@ -45,6 +45,7 @@ EXPECTED = {
     "review.published": "reviewer",
     "review.audit_log": "reviewer",
     "review.audit_csv": "reviewer",
+    "calendar.month": "reviewer",
     "review.reschedule": "reviewer",
     "review.cancel": "reviewer",
     "review.take_down": "reviewer",

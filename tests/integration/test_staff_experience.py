@@ -104,3 +104,25 @@ def test_the_archive_is_styled_and_its_links_can_be_followed(login, work, fetch)
     assert '<a href="https://www.bbc.co.uk/news">https://www.bbc.co.uk/news</a>' in index
     own = re.search(r'<a href="(posts/[^"]+/)">this post on its own</a>', index).group(1)
     assert "Read about our visit" in teacher.get(url.rsplit("/posts/", 1)[0] + "/" + own).get_data(as_text=True)
+
+
+def test_the_calendar_shows_scheduled_and_published_posts_by_day_and_account(login, work, fetch, settings):
+    from zoneinfo import ZoneInfo
+
+    teacher, smt = login("teacher"), login("smt")
+    when = (datetime.now(ZoneInfo(settings.timezone)) + timedelta(days=1)).replace(hour=10, minute=30)
+    later = post_id_of(submit(teacher, "Tomorrow's assembly", publish_at=when.strftime("%Y-%m-%dT%H:%M")))
+    now = post_id_of(submit(teacher, "Sports day was great"))
+    work()
+    smt.post(f"/review/{later}/approve")
+    smt.post(f"/review/{now}/approve")
+    work()
+    assert (fetch(Post, later).state, fetch(Post, now).state) == ("scheduled", "published")
+    page = smt.get(f"/calendar?month={when.strftime('%Y-%m')}").get_data(as_text=True)
+    assert when.strftime("%A %d %B") in page and "<strong>10:30</strong>" in page and "scheduled:" in page
+    assert f"/review/{later}" in page
+    this_month = smt.get("/calendar").get_data(as_text=True)
+    assert f"/review/{now}" in this_month and "published:" in this_month
+    account = fetch(Post, now).publications[0].account_id
+    assert f"/review/{now}" not in smt.get(f"/calendar?account={account + 1000}&month=1999-01").get_data(as_text=True)
+    assert teacher.get("/calendar").status_code == 403
