@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
@@ -29,6 +29,8 @@ class User(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted with the instance key
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None while enrolment is unconfirmed
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is accepted once: only later steps after it
+    notify: Mapped[str] = mapped_column(String(10), default="now")  # notices by e-mail: "now", or "digest" once a day
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def second_factor(self) -> bool:
@@ -135,3 +137,21 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(80))  # "salt$sha256"
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notice(Base):
+    """Something a member of staff is told, on their Notices page and by e-mail (at once, or in a daily digest).
+    Its text names posts by number, never a pupil, and never holds a photo."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)       # for the page: may quote a senior leader's reason
+    mailed: Mapped[str] = mapped_column(Text)     # for the e-mail: never a reason, which is free text
+    link: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -26,7 +26,7 @@ from gateway.platforms import outgoing_for, publisher_for
 from gateway.platforms.base import PublishError
 from moderation import audit, lifecycle
 from moderation.models import Post, Publication
-from gateway.services import comments, publishing
+from gateway.services import comments, notices, publishing
 from moderation.replies import Reply, ReplyPoll
 from workers import queues
 
@@ -224,7 +224,10 @@ def _checks(session, settings, conn, post_id: int, report: Report) -> None:
 def _expire(session, settings, post_id: int, now, report: Report) -> None:
     post = lock_row(session, Post, post_id)
     going = any(p.state in lifecycle.PUB_GOING for p in post.publications)
-    if post.state not in WAITING or going or not lifecycle.approval_expired(post, timedelta(hours=settings.approval_hours), now):
+    valid_for = timedelta(hours=settings.approval_hours)
+    if post.state not in WAITING or going or not lifecycle.approval_expired(post, valid_for, now):
+        if post.state in WAITING and not going and notices.expiring(session, post, valid_for, now):
+            return session.commit()
         return session.rollback()
     lifecycle.expire_approval(post)
     audit.record(session, "reconciler", "approval_expired", f"post:{post.id}")

@@ -18,7 +18,7 @@ from rq import Worker
 from rq.exceptions import StopRequested
 
 from consent_registry.faces import FaceSettings
-from gateway.services import held as held_photos
+from gateway.services import held as held_photos, notices
 from gateway.services.checking import name_matcher
 from gateway.core.db import session_for
 from workers import queues, reconcile
@@ -76,6 +76,9 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
                 purged = purge_originals(self.settings)
                 if purged:
                     log.info("originals deleted for posts %s", purged)
+                mailed = notices.send_due(self.settings)
+                if mailed:
+                    log.info("notices e-mailed: %s", mailed)
         except reconcile.Busy:
             return
         except StopRequested:

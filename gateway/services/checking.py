@@ -14,6 +14,7 @@ from consent_registry.registry import face_context, school_today
 from gateway.core import storage
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
+from gateway.services import notices
 from gateway.platforms import PLATFORMS
 from moderation import audit, lifecycle
 from moderation.link_rules import link_policy
@@ -182,6 +183,7 @@ def _save(session, settings, post_id, attempt, outcome: Outcome) -> None:
         for f in outcome.findings
     ]
     lifecycle.finish_checks(post, outcome.draft.text)
+    notices.checked(session, post)
     audit.record(session, "worker", "checked", f"post:{post.id}", verdict=outcome.verdict,
                  findings=[f.code for f in outcome.findings])
     session.commit()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from gateway.core.db import lock_row, session_for, utcnow
 from gateway.platforms import outgoing_for, publisher_for
 from gateway.platforms.base import PermanentError, RetryLater, Transient
+from gateway.services import notices
 from gateway.services.queueing import commit_then_enqueue
 from moderation import audit, lifecycle
 from consent_registry.consent import consent_changes
@@ -126,6 +127,8 @@ def record_published(session, pub: Publication, result) -> None:
     lifecycle.publication_published(pub, result.platform_id, result.url)
     audit.record(session, "worker", "published", f"post:{pub.post_id}", account=pub.account.label,
                  platform_id=result.platform_id, url=result.url)
+    if pub.post.state == lifecycle.PUBLISHED:
+        notices.published(session, pub.post)
 
 
 def take_down(settings, takedown_id: int) -> None:
@@ -218,4 +221,6 @@ def _takedown_ends(session, takedown, outcome: str, error: str | None) -> None:
     lifecycle.end_takedown(takedown, outcome, error)
     audit.record(session, "worker", f"takedown_{outcome}", f"post:{takedown.post_id}", requested_by=takedown.requested_by,
                  reason=takedown.reason, error=error)
+    notices.taken_down(session, session.get(Post, takedown.post_id), takedown.reason,
+                       failed=outcome != lifecycle.TAKEDOWN_DONE)
     session.commit()

@@ -15,6 +15,7 @@ from consent_registry.models import Takedown
 from gateway.core.errors import Refused
 from gateway.models import Account
 from gateway.platforms import PLATFORMS
+from gateway.services import notices
 from gateway.services.queueing import commit_then_enqueue
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage, Publication
@@ -64,12 +65,14 @@ def approve(session, settings, actor, post: Post) -> bool:
     session.add_all(Publication(post=post, account_id=account.id, state=lifecycle.PUB_PENDING)
                     for account in post.accounts if account.id not in started)
     audit.record(session, actor, "approve", f"post:{post.id}")
+    notices.decided(session, post, actor)
     return _publish(session, settings, post, "the publishing of an approved post")
 
 
 def reject(session, settings, actor, post: Post, reason: str) -> None:
     lifecycle.reject(post, actor, reason)
     audit.record(session, actor, "reject", f"post:{post.id}", reason=post.reason)
+    notices.decided(session, post, actor)
     session.commit()
 
 
@@ -77,6 +80,7 @@ def request_changes(session, settings, actor, post: Post, note: str) -> None:
     """Back to the author with a note saying what to change."""
     lifecycle.request_changes(post, actor, note)
     audit.record(session, actor, "request_changes", f"post:{post.id}", reason=post.reason)
+    notices.decided(session, post, actor)
     session.commit()
 
 

@@ -6,18 +6,22 @@ import time
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from gateway.web import admin, archive, auth, calendar, comments, consent, health, posts, review, security
+from gateway.web import (admin, archive, auth, calendar, comments, consent, health, notices, posts, review,
+                         security)
+from gateway.web.util import db
 from moderation import lifecycle
 from moderation.diff import marked
 
 log = logging.getLogger(__name__)
 http_log = logging.getLogger("gateway.http")
 
-BLUEPRINTS = (auth.bp, posts.bp, review.bp, calendar.bp, comments.bp, admin.bp, consent.bp, health.bp, archive.bp)
+BLUEPRINTS = (auth.bp, posts.bp, review.bp, calendar.bp, notices.bp, comments.bp, admin.bp, consent.bp, health.bp,
+              archive.bp)
 ERROR_WORDS = {
     400: ("Something in that request was not right", "Go back, check the form and try again. Nothing was changed."),
     403: ("You do not have permission for that", "Your role does not allow this page or action. Ask a headteacher if you think it should."),
@@ -133,3 +137,4 @@ def register_template_helpers(app: Flask, gateway_settings) -> None:
     app.add_template_global(lifecycle.shown_state, "shown_state")
     app.add_template_global(lifecycle.SHOWN_NAMES, "shown_names")
     app.add_template_global(lifecycle.STATE_SENTENCES, "state_sentences")
+    app.add_template_global(lambda: notices.unread(db(), current_user), "unread_notices")

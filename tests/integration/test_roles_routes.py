@@ -46,6 +46,8 @@ EXPECTED = {
     "review.audit_log": "reviewer",
     "review.audit_csv": "reviewer",
     "calendar.month": "reviewer",
+    "notices.page": "anyone",
+    "notices.how": "anyone",
     "review.reschedule": "reviewer",
     "review.cancel": "reviewer",
     "review.take_down": "reviewer",
