@@ -126,3 +126,12 @@ def test_the_calendar_shows_scheduled_and_published_posts_by_day_and_account(log
     account = fetch(Post, now).publications[0].account_id
     assert f"/review/{now}" not in smt.get(f"/calendar?account={account + 1000}&month=1999-01").get_data(as_text=True)
     assert teacher.get("/calendar").status_code == 403
+
+
+def test_the_review_page_title_is_words_only(login, work):
+    teacher, smt = login("teacher"), login("smt")
+    post_id = post_id_of(submit(teacher, "Sports day was great"))
+    work()
+    page = smt.get(f"/review/{post_id}").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert title == f"Review post {post_id} · Demo Primary School"
