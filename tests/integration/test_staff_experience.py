@@ -67,13 +67,18 @@ def test_one_log_line_per_request_without_secrets(login, caplog):
     assert not any("should-not-appear" in line or "abcdef0123456789token" in line for line in lines)
 
 
-def test_a_taken_down_post_no_longer_links_to_where_it_was(login, work, fetch):
-    teacher, smt = login("teacher"), login("smt")
-    post_id = post_id_of(submit(teacher, "Sports day was great"))
+def published(teacher, smt, work, fetch, text: str) -> tuple[int, str]:
+    """A post written, checked, approved and published to the demo archive: its id and address."""
+    post_id = post_id_of(submit(teacher, text))
     work()
     smt.post(f"/review/{post_id}/approve")
     work()
-    url = fetch(Post, post_id).publications[0].platform_url
+    return post_id, fetch(Post, post_id).publications[0].platform_url
+
+
+def test_a_taken_down_post_no_longer_links_to_where_it_was(login, work, fetch):
+    teacher, smt = login("teacher"), login("smt")
+    post_id, url = published(teacher, smt, work, fetch, "Sports day was great")
     assert f'<a href="{url}">' in smt.get("/published").get_data(as_text=True)
     smt.post(f"/review/{post_id}/take-down", {"reason": "A parent asked us to"})
     work()
@@ -94,11 +99,7 @@ def test_each_remove_button_on_the_admin_page_says_what_it_removes(login):
 
 def test_the_archive_is_styled_and_its_links_can_be_followed(login, work, fetch):
     teacher, smt = login("teacher"), login("smt")
-    post_id = post_id_of(submit(teacher, "Read about our visit: https://www.bbc.co.uk/news and more"))
-    work()
-    smt.post(f"/review/{post_id}/approve")
-    work()
-    url = fetch(Post, post_id).publications[0].platform_url
+    _post_id, url = published(teacher, smt, work, fetch, "Read about our visit: https://www.bbc.co.uk/news and more")
     index = teacher.get(url.rsplit("/posts/", 1)[0] + "/").get_data(as_text=True)
     assert '<link rel="stylesheet" href="/static/site.css">' in index
     assert '<a href="https://www.bbc.co.uk/news">https://www.bbc.co.uk/news</a>' in index
