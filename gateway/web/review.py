@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from consent_registry.models import Person, Takedown
 from gateway.core import storage
+from gateway.core.db import utcnow
 from gateway.core.errors import Refused
 from gateway.models import User
 from gateway.platforms import title_of
@@ -44,8 +45,19 @@ def queue():
     counts = {"waiting": len(waiting), "blocked": len(blocked),
               "scheduled": sum(p.state == lifecycle.SCHEDULED for p in moving),
               "comments": comments.flagged_count(session)}
-    return render_template("review_queue.html", view=view, posts=blocked if view == "blocked" else waiting,
-                           moving=moving, takedowns=takedowns, counts=counts)
+    shown, account, newest = _narrowed(blocked if view == "blocked" else waiting)
+    return render_template("review_queue.html", view=view, posts=shown, moving=moving, takedowns=takedowns,
+                           counts=counts, accounts=sorted({a for p in attention for a in p.accounts}, key=lambda a: a.id),
+                           account=account, newest=newest, now=utcnow())
+
+
+def _narrowed(posts: list[Post]) -> tuple[list[Post], int | None, bool]:
+    """The queue for one account (?account=ID) and oldest first, or newest first with ?sort=newest."""
+    account = request.args.get("account", type=int)
+    if account is not None:
+        posts = [p for p in posts if any(a.id == account for a in p.accounts)]
+    newest = request.args.get("sort") == "newest"
+    return sorted(posts, key=lambda p: p.submitted_at or p.created_at, reverse=newest), account, newest
 
 
 @bp.get("/review/<int:post_id>")

@@ -3,12 +3,14 @@ review list), a publish time that has passed is refused, and the console has one
 (issue 18, first part)."""
 from __future__ import annotations
 
+import io
 import logging
 import re
 from datetime import datetime, timedelta
 
 from moderation.models import Post
 from tests.helpers import post_id_of, submit
+from tests.shared_fixtures import fixture_path
 
 BLOCKED_TEXT = "Questions to parent.helper@gmail.com please"  # personal data: the checks block it
 
@@ -136,3 +138,19 @@ def test_the_review_page_title_is_words_only(login, work):
     page = smt.get(f"/review/{post_id}").get_data(as_text=True)
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
     assert title == f"Review post {post_id} · Demo Primary School"
+
+
+def test_the_queue_has_thumbnails_authors_targets_and_age_and_is_filtered_and_sorted(login, work, read):
+    teacher, smt = login("teacher"), login("smt")
+    files = {"photo_1": (io.BytesIO(fixture_path("faces/obama_3.jpg").read_bytes()), "visit.jpg"),
+             "alt_new_1": "Our visitor"}
+    older = post_id_of(submit(teacher, "Our visitor", **files))
+    newer = post_id_of(submit(teacher, "Sports day was great"))
+    work()
+    page = smt.get("/review").get_data(as_text=True)
+    assert f'src="/posts/{older}/photos/1/clean"' in page and "By Tara Teacher to " in page
+    assert "waiting under an hour" in page
+    assert page.index(f"/review/{older}") < page.index(f"/review/{newer}")
+    newest = smt.get("/review?sort=newest").get_data(as_text=True)
+    assert newest.index(f"/review/{newer}") < newest.index(f"/review/{older}")
+    assert f"/review/{older}" not in smt.get("/review?account=99999").get_data(as_text=True)
