@@ -78,14 +78,17 @@ def _session():
     return session
 
 
+@functools.lru_cache(maxsize=16)
 def _anchors(height: int, width: int) -> np.ndarray:
-    """(centre x, centre y, size) of every anchor, in the order of the network's outputs."""
+    """(centre x, centre y, size) of every anchor, in the order of the network's outputs (read-only: shared)."""
     rows = []
     for stride, sizes in zip(_STRIDES, _ANCHORS):
         ys, xs = np.meshgrid(np.arange(-(-height // stride)), np.arange(-(-width // stride)), indexing="ij")
         centres = (np.stack([xs.ravel(), ys.ravel()], axis=1) + 0.5) * stride
         rows.append(np.column_stack([np.repeat(centres, len(sizes), axis=0), np.tile(sizes, len(centres))]))
-    return np.concatenate(rows).astype(np.float32)
+    anchors = np.concatenate(rows).astype(np.float32)
+    anchors.flags.writeable = False
+    return anchors
 
 
 def _forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -44,9 +44,4 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
 def purge_import_previews(settings, now: datetime | None = None) -> int:
     """Uploaded MIS files waiting for a confirmation that never came are deleted once IMPORT_PREVIEW_LIFETIME has
     passed; returns how many."""
-    folder = settings.instance / "imports"
-    cutoff = ((now or utcnow()) - IMPORT_PREVIEW_LIFETIME).timestamp()
-    stale = [p for p in folder.glob("*.csv") if p.stat().st_mtime < cutoff] if folder.exists() else []
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
+    return storage.delete_older_than(settings.instance / "imports", "*.csv", (now or utcnow()) - IMPORT_PREVIEW_LIFETIME)

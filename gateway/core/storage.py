@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 
 
@@ -28,3 +29,11 @@ def get(media: Path, key: str) -> bytes:
 
 def delete(media: Path, key: str) -> None:
     _path(media, key).unlink(missing_ok=True)
+
+
+def delete_older_than(folder: Path, pattern: str, cutoff: datetime) -> int:
+    """Delete the files in `folder` matching `pattern` last written before `cutoff`; returns how many."""
+    stale = [p for p in folder.glob(pattern) if p.stat().st_mtime < cutoff.timestamp()] if folder.exists() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

@@ -102,11 +102,8 @@ def _memos(settings, kept: dict) -> dict[str, Memo]:
     its work is done again."""
     memos = {}
     for stage, memo in kept.items():
-        try:
-            data = storage.get(settings.media, memo["key"]) if memo.get("key") else None
-        except (OSError, ValueError):
-            data = b""
-        if data is not None and hashlib.sha256(data).hexdigest() != memo.get("sha256"):
+        data = _stored(settings, memo["key"], memo.get("sha256")) if memo.get("key") else None
+        if memo.get("key") and data is None:
             log.warning("the %s memo's rendition is missing or changed; the work is done again", stage)
             continue
         memos[stage] = Memo(memo["source"], memo.get("value"), data)
@@ -122,19 +119,21 @@ def _keep_memos(settings, image: PostImage, memos) -> None:
         if memo.data is not None:
             same, digest = old.get(stage, {}), hashlib.sha256(memo.data).hexdigest()
             entry["sha256"] = digest
-            entry["key"] = (same["key"] if same.get("sha256") == digest and _intact(settings, same.get("key"), digest)
-                            else storage.put(settings.media, memo.data))
+            reuse = same.get("sha256") == digest and same.get("key") and _stored(settings, same["key"], digest)
+            entry["key"] = same["key"] if reuse else storage.put(settings.media, memo.data)
         kept[stage] = entry
     for key in set(image.memo_keys()) - {entry.get("key") for entry in kept.values()}:
         storage.delete(settings.media, key)
     image.memos = kept
 
 
-def _intact(settings, key: str | None, digest: str) -> bool:
+def _stored(settings, key: str, digest: str | None) -> bytes | None:
+    """A kept rendition, if it is still there and still has the SHA-256 recorded for it."""
     try:
-        return bool(key) and hashlib.sha256(storage.get(settings.media, key)).hexdigest() == digest
+        data = storage.get(settings.media, key)
     except (OSError, ValueError):
-        return False
+        return None
+    return data if hashlib.sha256(data).hexdigest() == digest else None
 
 
 def _progress(settings, image_ids: list[int]):

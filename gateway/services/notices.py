@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from gateway.core import mail
 from gateway.core.db import session_for, utcnow
+from gateway.core.errors import Refused
 from gateway.models import HEAD, SMT, Notice, User
 from moderation import lifecycle
 
@@ -85,9 +86,25 @@ def expiring(session, post, valid_for: timedelta, now: datetime) -> bool:
 
 def set_how(session, user: User, how: str) -> None:
     if how not in (NOW, DIGEST):
-        raise ValueError(how)
+        raise Refused("choose as they happen, or once a day")
     user.notify = how
     session.commit()
+
+
+def unread(session, user) -> int:
+    return session.scalar(select(func.count()).select_from(Notice).where(
+        Notice.user_id == user.id, Notice.read_at.is_(None))) or 0
+
+
+def shown(session, user, limit: int = 100) -> tuple[list[Notice], set[int]]:
+    """The person's newest notices, and which of them are new; being shown, they are read."""
+    notices = session.scalars(select(Notice).where(Notice.user_id == user.id)
+                              .order_by(Notice.id.desc()).limit(limit)).all()
+    new = {n.id for n in notices if n.read_at is None}
+    if new:
+        session.execute(update(Notice).where(Notice.id.in_(new)).values(read_at=utcnow()))
+        session.commit()
+    return list(notices), new
 
 
 def send_due(settings, now: datetime | None = None) -> int:

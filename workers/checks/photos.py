@@ -106,7 +106,7 @@ def screen(data: bytes, label: str, limits: PhotoLimits = PhotoLimits(), size: i
     try:
         with _open(data) as img:  # reads the header only; safe in the web app's threads
             width, height = img.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         return [_too_many_pixels(label, None, limits)]
     except Image.UnidentifiedImageError:
         return [_finding(label, "photo_unsupported", f"{label} is not a kind of picture we can publish. Please use {ACCEPTED}.")]
@@ -159,7 +159,7 @@ def _clean(data: bytes, label: str, limits: PhotoLimits) -> CleanPhoto:
                 ))
             img.load()
             rgb = _srgb(_upright(img, label, findings), label, findings)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         return CleanPhoto(None, None, 0, 0, [_too_many_pixels(label, size, limits)])
     except Exception as exc:
         return CleanPhoto(None, None, 0, 0, [_unreadable(label, exc)])
