@@ -2,6 +2,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core, the accessibility rules the browser tests run on every page: the npm package, used as a file
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: install run test bench chaos clean
 
@@ -31,7 +33,10 @@ run: install
 # at a time, except a module marked xdist_group, which stays on one worker with its module-wide data.
 TEST_WORKERS ?= 4
 
-test: install
+$(AXE): | $(BIN)/python
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe "axe-core@4.14.1"
+
+test: install $(AXE)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from gateway.core.errors import Refused
+from gateway.core.errors import Problem, Refused
 from consent_registry.models import (
     GRANTED, PUPIL, SOCIAL, STATUSES, WITHDRAWN, BiometricConsent, Person, PhotoConsent)
 from consent_registry.withdrawal import Consequences, after_photo_consent_ended
@@ -139,14 +139,14 @@ class Asked:
     how: str
     on: date
 
-    def problems(self, today: date) -> list[str]:
+    def problems(self, today: date) -> list[Problem]:
         found = []
         if not self.by.strip():
-            found.append("say who asked for it (for example the parent's name)")
+            found.append(Problem("say who asked for it (for example the parent's name)", "asked_by"))
         if self.how not in HOW_ASKED:
-            found.append("say how they asked")
+            found.append(Problem("say how they asked", "how"))
         if self.on > today:
-            found.append("the day they asked cannot be in the future")
+            found.append(Problem("the day they asked cannot be in the future", "asked_on"))
         return found
 
 

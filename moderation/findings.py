@@ -33,3 +33,13 @@ def verdict(findings) -> str:
     if REVIEW in severities:
         return "review"
     return "pass"
+
+
+def grouped(findings) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    """The findings by severity, worst first: each message once, with every subject it was found in."""
+    groups: dict[str, dict[str, list[str]]] = {severity: {} for severity in SEVERITIES}
+    for f in findings:
+        subjects = groups[f.severity].setdefault(f.message, [])
+        if f.subject not in subjects:
+            subjects.append(f.subject)
+    return [(severity, list(messages.items())) for severity, messages in groups.items() if messages]

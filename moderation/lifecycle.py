@@ -213,6 +213,8 @@ def approve(post, actor, now: datetime | None = None) -> None:
     now = now or utcnow()
     if actor.id == post.author_id:
         raise InvalidTransition("nobody can approve their own post")
+    if actor.id in (post.editor_ids or []):
+        raise InvalidTransition("you changed its words, so another senior leader or the head must approve it")
     if post.blocking:
         raise InvalidTransition("this post has problems that must be fixed before it can be approved")
     if post.checked_hash is None or post.checked_hash != content_hash(post.cleaned_text or "", post.images):
@@ -324,6 +326,15 @@ def recheck(post, reason: str) -> None:
     post.check_lease_until = None
     post.approved_hash = post.approved_by_id = post.approved_at = None
     post.reason = reason
+
+
+def reviewer_edit(post, actor) -> None:
+    """A senior leader changed the words of a post waiting for review: checked again, and they may not approve it."""
+    if post.state != AWAITING_REVIEW:
+        raise InvalidTransition(f"only a post waiting for review can be changed by a reviewer; this one is "
+                                f"{STATE_NAMES[post.state].lower()}")
+    recheck(post, f"{actor.name} changed its words; checked again. Someone else must approve it.")
+    post.editor_ids = sorted({*(post.editor_ids or []), actor.id})
 
 
 def can_edit(post, actor) -> bool:

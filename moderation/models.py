@@ -28,6 +28,7 @@ class Post(Base):
     cleaned_text: Mapped[str | None] = mapped_column(Text)
     text_changes: Mapped[list] = mapped_column(JSON, default=list)  # what the checks changed, on the original
     links: Mapped[list] = mapped_column(JSON, default=list)  # each link with its verdict and reasons
+    editor_ids: Mapped[list] = mapped_column(JSON, default=list)  # the senior leaders who changed its words
     state: Mapped[str] = mapped_column(String(30), default=lifecycle.DRAFT, index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_attempt: Mapped[int] = mapped_column(Integer, default=0)
@@ -61,6 +62,7 @@ class Post(Base):
 
 class PostImage(Base):
     __tablename__ = "post_images"
+    form_slot = None  # not stored: the box of the form a photo being added came from, named in its messages
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))

@@ -127,6 +127,20 @@ def chromium():
             browser.close()
 
 
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(SCREENS))
+def screen(request, chromium):
+    """A fresh page the size of a desktop's screen, then of a phone's (390 px)."""
+    context = chromium.new_context(viewport=SCREENS[request.param], accept_downloads=True)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def browser_page(chromium):
     """A fresh page in a fresh browser context (own cookies and storage)."""
@@ -149,11 +163,15 @@ def log_in(page, live: LiveServer, role: str) -> None:
         expect(page.get_by_label("The six digits your authenticator app shows for this gateway")).to_be_visible()
         page.fill("#code", totp_code(SECRETS[EMAILS[role]]))
         page.get_by_role("button", name="Continue", exact=True).click()
-    expect(page.get_by_role("button", name=re.compile(r"^Log out"))).to_be_visible()
+    expect(_log_out_button(page)).to_be_visible()
+
+
+def _log_out_button(page):
+    return page.get_by_role("navigation", name="Main").get_by_role("button", name=re.compile(r"^Log out "))
 
 
 def log_out(page) -> None:
-    page.get_by_role("button", name=re.compile(r"^Log out")).click()
+    _log_out_button(page).click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 

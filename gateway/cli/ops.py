@@ -1,6 +1,7 @@
 """Running the gateway: database, workers, the queue, the web app, maintenance, the audit log."""
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -9,12 +10,14 @@ from waitress import serve as serve_wsgi
 
 from gateway.cli.common import load_settings, session as session_of
 from gateway.core.db import upgrade
-from gateway.services.demo import seed_if_empty
+from gateway.services.demo import seed_content, seed_if_empty
 from moderation.audit import verify
 from workers import queues
 from workers.embedded import serve as serve_queue
 from workers.purge import purge_originals
 from workers.supervisor import EmbeddedQueue, Process, Supervisor
+
+log = logging.getLogger(__name__)
 
 
 @click.group()
@@ -113,6 +116,25 @@ def waitress_options(s) -> dict:
     return dict(threads=8, max_request_body_size=200 * 1024 * 1024, clear_untrusted_proxy_headers=not s.proxies)
 
 
+def _demo_content(s) -> None:
+    """The demo school's pupils and sample post; on a failure the gateway runs on without them (passwords are out)."""
+    try:
+        with session_of(s) as session:
+            content = seed_content(session, s)
+    except Exception as exc:  # the demo is an extra: nothing of a real school depends on it
+        log.warning("the demo pupils and sample post were not created", exc_info=True)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        click.echo(f"The demo pupils and sample post could not be created ({reason}); the gateway runs without them.")
+        return
+    if content is None:
+        return
+    click.echo(f"Demo pupils and staff in the consent registry: {', '.join(content.people)} "
+               f"({content.enrolled} enrolled from the photos in gateway/demo).")
+    checks = "the workers are checking it now" if content.queued else "its checks start once the queue answers"
+    click.echo(f"Tara Teacher's sample post {content.post_id} was submitted; {checks}. "
+               "Log in as smt or head to review it.")
+
+
 @click.command()
 def run():
     """Migrate, create a demo school if empty, then keep the queue and two workers running and serve the app."""
@@ -133,8 +155,10 @@ def run():
     supervisor = Supervisor(units, status_conn=lambda: queues.connection(s))
     supervisor.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    click.echo(f"\nThe gateway is running: open http://{s.host}:{s.port}/ and log in. Ctrl-C stops it.\n")
     try:
+        if created:  # once the queue and the workers run, so that they check the sample post at once
+            _demo_content(s)
+        click.echo(f"\nThe gateway is running: open http://{s.host}:{s.port}/ and log in. Ctrl-C stops it.\n")
         _serve(s)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):  # a second Ctrl-C must not cut the shutdown short

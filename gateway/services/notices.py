@@ -50,6 +50,12 @@ def decided(session, post, actor) -> None:
     _tell(session, [post.author], post, post.state, done + reason, mailed)
 
 
+def edited(session, post, actor) -> None:
+    """A senior leader changed the words of the author's post."""
+    _tell(session, [post.author], post, "edited", f"{actor.name} changed the words of post {post.id}; it is being "
+          "checked again and another senior leader will review it.")
+
+
 def published(session, post) -> None:
     links = "; ".join(f"{p.account.label}: {p.platform_url}" for p in post.publications if p.platform_url)
     _tell(session, [post.author], post, "published", f"Post {post.id} is published. {links}".strip())

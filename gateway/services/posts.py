@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from gateway.core import storage
-from gateway.core.errors import Refused
+from gateway.core.errors import Problem, Refused
 from gateway.models import Account
 from gateway.platforms import PLATFORMS
 from gateway.services.held import forget, hold
@@ -77,8 +77,8 @@ def save(session, settings, actor, post: Post | None, form: PostForm, submit: bo
     post = post or Post(author_id=actor.id, state=lifecycle.DRAFT, images=[])
     problems = [*form.problems, *_apply(session, settings, post, form)]
     if submit:
-        problems += [f"Describe {image.label} (its alt text, read aloud to people who cannot see it) before "
-                     "submitting." for image in post.images if not image.alt_text.strip()]
+        problems += [Problem(f"Describe {image.label} (its alt text, read aloud to people who cannot see it) before "
+                             "submitting.", _alt_field(image)) for image in post.images if not image.alt_text.strip()]
     if is_new and (submit and problems or not post.text and not post.images):
         return _nothing_saved(session, settings, actor, post, form, problems)
     if is_new:
@@ -117,6 +117,11 @@ def _nothing_saved(session, settings, actor, post: Post, form: PostForm, problem
     return Saved(None, problems, held=held)
 
 
+def _alt_field(image: PostImage) -> str:
+    """The form field holding a photo's description: its own once saved, else the box it was added in."""
+    return f"alt_{image.id}" if image.id is not None else f"alt_new_{image.form_slot}"
+
+
 def _forget_held(settings, form: PostForm) -> None:
     for photo in form.photos:
         if photo.held:
@@ -137,22 +142,23 @@ def _apply(session, settings, post: Post, form: PostForm) -> list[str]:
     accounts = {a.id: a for a in confirmed_accounts(session)}
     post.accounts = [accounts[i] for i in dict.fromkeys(form.account_ids) if i in accounts]
     if not post.accounts:
-        problems.append("Choose the accounts to publish to." if accounts else
-                        "There is no confirmed account to publish to yet; ask the headteacher to confirm one.")
+        problems.append(Problem("Choose the accounts to publish to." if accounts else
+                                "There is no confirmed account to publish to yet; ask the headteacher to confirm one.",
+                                "accounts"))
     post.publish_at = form.publish_at
     if form.publish_at:
         problem = lifecycle.publish_time_problem(form.publish_at, past=False)
         if problem:
-            problems.append(problem)
+            problems.append(Problem(problem, "publish_at"))
             post.publish_at = None
     _apply_photos(settings, post, form, problems)
     if not post.text and not post.images:
-        problems.append("Write some text or add a photo: the post is empty.")
+        problems.append(Problem("Write some text or add a photo: the post is empty.", "text"))
     for account in post.accounts:
         count, limit = PLATFORMS[account.platform].text_length(post.text), account.text_limit
         if count > limit:
-            problems.append(f"The text is {count} characters as {account.label} counts them; "
-                            f"the limit is {limit}. Shorten it by {count - limit}.")
+            problems.append(Problem(f"The text is {count} characters as {account.label} counts them; "
+                                    f"the limit is {limit}. Shorten it by {count - limit}.", "text"))
     return problems
 
 
@@ -176,7 +182,7 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
         name = photo.filename[-80:]
         label = f"photo {kept + photo.slot} ({name})"  # numbered as the form shows it
         found = screen(photo.data, label, limits, size=photo.size)
-        problems += [p.message[0].upper() + p.message[1:] for p in found]
+        problems += [Problem(p.message[0].upper() + p.message[1:], f"photo_{photo.slot}") for p in found]
         if found:
             continue
         post.images.append(PostImage(
@@ -184,6 +190,7 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
             original_key=storage.put(settings.media, photo.data),
             original_sha256=hashlib.sha256(photo.data).hexdigest(),
         ))
+        post.images[-1].form_slot = photo.slot
     if left_out:
         problems.append(_too_many_photos(max_photos, left_out))
     for position, image in enumerate(post.images, 1):

@@ -122,6 +122,28 @@ def obscure_region(session, settings, actor, post: Post, image: PostImage, left:
     return _check(session, settings, post)
 
 
+def edit(session, settings, actor, post: Post, text: str, alt_texts: dict[int, str]) -> bool:
+    """A senior leader corrects the words (the text, photos' descriptions by position) of a post waiting for review.
+    It is checked again, with the author's other choices unchanged, and someone else must approve it."""
+    text = text.strip()
+    alt_texts = {i.position: alt_texts[i.position].strip() for i in post.images if i.position in alt_texts}
+    changed = (["text"] if text != post.text else []) + [
+        f"description of photo {i.position}" for i in post.images if alt_texts.get(i.position, i.alt_text) != i.alt_text]
+    if not changed:
+        raise Refused("nothing was changed")
+    if not text and not post.images:
+        raise Refused("a post needs some text or a photo")
+    if any(not alt_texts.get(i.position, i.alt_text) for i in post.images):
+        raise Refused("every photo needs its description")
+    lifecycle.reviewer_edit(post, actor)
+    post.text = text
+    for image in post.images:
+        image.alt_text = alt_texts.get(image.position, image.alt_text)
+    audit.record(session, actor, "edited_by_reviewer", f"post:{post.id}", changed=changed)
+    notices.edited(session, post, actor)
+    return _check(session, settings, post)
+
+
 def take_down(session, settings, actor, post: Post, reason: str) -> bool:
     """Take a published post down, with a reason (policy §6.4); or start the takedowns the registry asked for."""
     reason = reason.strip()

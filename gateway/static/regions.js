@@ -1,7 +1,6 @@
 // Drag over a marked photo to fill in the area to cover, in the photo's own pixels.
 document.querySelectorAll("img.regions").forEach(function (img) {
-  var form = img.closest("figure").nextElementSibling;
-  while (form && !(form.tagName === "FORM" && form.classList.contains("obscure"))) form = form.nextElementSibling;
+  var card = img.closest(".photo-card"), form = card && card.querySelector("form.obscure");
   if (!form) return;
   var start = null;
   function point(e) {
@@ -17,6 +16,7 @@ document.querySelectorAll("img.regions").forEach(function (img) {
     form.elements.width.value = Math.max(1, Math.abs(end.x - start.x));
     form.elements.height.value = Math.max(1, Math.abs(end.y - start.y));
     start = null;
+    form.closest("details").open = true;
     form.querySelector("button").focus();
   });
 });

@@ -17,6 +17,7 @@ from gateway.services.notices import unread as unread_notices
 from gateway.web.util import db
 from moderation import lifecycle
 from moderation.diff import marked
+from moderation.findings import grouped
 
 log = logging.getLogger(__name__)
 http_log = logging.getLogger("gateway.http")
@@ -135,6 +136,7 @@ def register_template_helpers(app: Flask, gateway_settings) -> None:
     zone = ZoneInfo(gateway_settings.timezone)
     app.add_template_filter(lambda when: when.astimezone(zone).strftime("%a %d %b %Y, %H:%M"), "local")
     app.add_template_global(marked)
+    app.add_template_global(grouped, "grouped_findings")
     app.add_template_global(lifecycle.shown_state, "shown_state")
     app.add_template_global(lifecycle.SHOWN_NAMES, "shown_names")
     app.add_template_global(lifecycle.STATE_SENTENCES, "state_sentences")

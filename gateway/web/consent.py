@@ -9,7 +9,7 @@ from flask_login import current_user
 from consent_registry.consent import HOW_ASKED, Asked, ConsentError
 from consent_registry.models import SOCIAL, STATUSES, Person
 from consent_registry.registry import school_today
-from gateway.core.errors import Refused
+from gateway.core.errors import Problem, Refused
 from gateway.platforms import PLATFORMS
 from gateway.services import consent
 from gateway.services.queueing import QUEUE_DOWN
@@ -103,8 +103,11 @@ def withdraw_consent(kind):
     try:
         asked_on = date.fromisoformat(request.form.get("asked_on", "")) if request.form.get("asked_on") else None
     except ValueError:
-        return _confirm_withdrawal(p, kind, ["Give the day they asked as a date."])
+        return _confirm_withdrawal(p, kind, [Problem("Give the day they asked as a date.", "asked_on")])
     asked = Asked(request.form.get("asked_by", ""), request.form.get("how", ""), asked_on or school_today(settings()))
+    problems = asked.problems(school_today(settings()))
+    if problems:
+        return _confirm_withdrawal(p, kind, [Problem(f"{r[0].upper()}{r[1:]}.", r.field) for r in problems])
     try:
         follow_up = consent.withdraw(db(), settings(), p, kind, current_user, asked)
     except Refused as exc:

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from gateway.core import storage
-from gateway.core.errors import Refused
+from gateway.core.errors import Problem, Refused
 from gateway.services import held, posts
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.forms import numbered, whole_number
@@ -49,8 +49,8 @@ def _read_form() -> posts.PostForm:
         try:
             parsed.publish_at = local_time(when)
         except ValueError:
-            parsed.problems.append(
-                "The publish time is not a date and time; leave it empty to publish as soon as approved.")
+            parsed.problems.append(Problem(
+                "The publish time is not a date and time; leave it empty to publish as soon as approved.", "publish_at"))
     _read_photos(parsed)
     return parsed
 

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from consent_registry.models import Person, Takedown
 from gateway.core import storage
 from gateway.core.db import utcnow
-from gateway.core.errors import Refused
+from gateway.core.errors import Problem, Refused
 from gateway.models import User
 from gateway.platforms import title_of
 from gateway.services import comments, review
 from gateway.services.queueing import QUEUE_DOWN
-from gateway.web.forms import finite_number
+from gateway.web.forms import finite_number, numbered
 from gateway.web.posts import load_post, local_time
 from gateway.web.util import db, requires, reviewer, settings
 from moderation import audit, lifecycle
@@ -155,6 +155,20 @@ def obscure_region(post_id, position):
     return _done(post_id, "The area will be covered; the photo is being checked again.", queued)
 
 
+@bp.post("/review/<int:post_id>/edit")
+@requires(reviewer)
+def edit(post_id):
+    """A senior leader corrects the words themselves; the post is checked again and someone else approves it."""
+    post = load_post(post_id)
+    try:
+        queued = review.edit(db(), settings(), current_user, post, request.form.get("text", ""),
+                             numbered(request.form, "alt_"))
+    except Refused as exc:
+        return _refused(post_id, f"Not changed: {exc}.")
+    return _done(post_id, "Changed. It is being checked again; another senior leader or the head must approve it.",
+                 queued)
+
+
 DECISIONS = {"approve": "Approved.", "reject": "Rejected; the author sees your reason.",
              "request_changes": "Sent back to the author with your note.", "retry_checks": "Checks started again.",
              "retry_publishing": "Publishing again."}
@@ -223,11 +237,12 @@ def _audit_filters() -> tuple[audit.Filters, list[str]]:
         try:
             return date.fromisoformat(args[name]) if args.get(name) else None
         except ValueError:
-            problems.append(f"“{args[name]}” is not a date: use the date picker, or write it as 2026-12-31.")
+            problems.append(Problem(f"“{args[name]}” is not a date: use the date picker, or write it as 2026-12-31.",
+                                    name))
 
     post = args.get("post", "").strip().lstrip("#")
     if post and not post.isdigit():
-        problems.append("A post is given by its number, such as 12.")
+        problems.append(Problem("A post is given by its number, such as 12.", "post"))
     return audit.Filters(who=args.get("who", ""), what=args.get("what", ""),
                          post=int(post) if post.isdigit() and len(post) < 19 else None,
                          person=args.get("person", ""), since=day("since"), until=day("until")), problems

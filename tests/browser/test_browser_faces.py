@@ -32,7 +32,7 @@ def test_group_photo_is_published_with_biden_obscured(registry, browser_page, li
 
     log_in(page, live, "smt")
     open_for_review(page, live, text)
-    faces = page.locator("table").filter(has_text="Distance").locator("tbody tr")
+    faces = page.locator(".photo-card ol.faces li")
     expect(faces).to_have_count(2)
     expect(faces.filter(has_text="Barack Obama")).to_contain_text("consent on record")
     expect(faces.filter(has_text="Joe Biden")).to_contain_text("no consent")

@@ -9,18 +9,7 @@ from tests.live import log_in, log_out
 from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.browser
-SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LANDINGS = {"teacher": "My posts", "smt": "Review queue", "head": "Review queue", "consent_officer": "People and consent"}
-
-
-@pytest.fixture(params=list(SCREENS))
-def screen(request, chromium):
-    context = chromium.new_context(viewport=SCREENS[request.param])
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_each_role_lands_on_its_work_and_a_blocked_post_waits_for_its_author(screen, live_server):
@@ -91,3 +80,40 @@ def test_the_calendar_opens_from_the_menu_and_moves_by_month(screen, live_server
     expect(heading).not_to_have_text(this_month)
     page.get_by_role("link", name="Previous month").click()
     expect(heading).to_have_text(this_month)
+
+
+def _in_view(page, locator) -> bool:
+    box, height = locator.bounding_box(), page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_the_review_page_keeps_its_decision_in_reach(registry, screen, live_server):
+    """One card per photo, the clean rendition behind a toggle, and Approve in view wherever the page is scrolled."""
+    page, live = screen, live_server
+    log_in(page, live, "teacher")
+    page.goto(f"{live.url}/posts/new")
+    page.fill("#text", "Our visitors at assembly")
+    for n, name in ((1, "faces/group_two_people.jpg"), (2, "faces/obama_3.jpg")):
+        page.set_input_files(f"#photo_{n}", str(fixture_path(name)))
+        page.fill(f"#alt_new_{n}", f"Our visitors, photo {n}")
+    page.get_by_role("button", name="Submit for checks and approval").click()
+    expect(page.locator("h1 .state")).to_have_text("Waiting for senior leader review", timeout=90_000)
+    post_path = page.url.split(live.url, 1)[1]
+    log_out(page)
+
+    log_in(page, live, "smt")
+    page.goto(live.url + post_path.replace("/posts/", "/review/"))
+    approve = page.get_by_role("region", name="Decision").get_by_role("button", name="Approve and publish")
+    assert _in_view(page, approve), "Approve is not on the first screen"
+    expect(page.locator(".photo-card")).to_have_count(2)
+    clean = page.locator(".photo-card").first.locator("details img").first
+    expect(clean).to_be_hidden()
+    page.get_by_text("Show photo 1 (group_two_people.jpg) as it will be published").click()
+    expect(clean).to_be_visible()
+    for fraction in (0.3, 0.6):
+        page.evaluate(f"window.scrollTo(0, document.body.scrollHeight * {fraction})")
+        assert _in_view(page, approve), f"Approve is out of view at {fraction:.0%} of the page"
+    page.get_by_role("link", name="Send back…").click()
+    expect(page.get_by_label("What should the author change?")).to_be_in_viewport()
+    approve.click()
+    expect(page.locator(".flash")).to_contain_text("Approved.")

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.browser
 BIG = 3  # 35 MP photos, which take seconds to clean even on a fast machine: the page, polling every 2 s, sees them
 
 
-def test_the_teacher_sees_each_photo_checked_without_the_page_reloading(registry, browser_page, live_server):
-    page, live = browser_page, live_server
+def test_the_teacher_sees_each_photo_checked_without_the_page_reloading(registry, screen, live_server):
+    page, live = screen, live_server
     log_in(page, live, "teacher")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New post").click()
     page.fill("#text", "Our science week")

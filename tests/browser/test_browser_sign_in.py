@@ -88,7 +88,7 @@ def test_a_senior_leader_enrols_logs_in_with_a_code_and_a_recovery_code_and_is_r
 
     log_in(page, live, "head")
     page.get_by_role("link", name="Admin").click()
-    page.get_by_role("button", name="Reset Nia Senior's second factor").click()
+    page.get_by_role("button", name="Reset second factor (lost phone) of Nia Senior").click()
     expect(page.locator(".flash.ok")).to_contain_text("second factor is reset")
     log_out(page)
     _password_step(page, live.url)

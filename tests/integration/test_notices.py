@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+from consent_registry.models import Takedown
 from gateway.core.db import utcnow
-from gateway.models import Notice
+from gateway.models import Notice, User
 from gateway.services import notices
-from tests.helpers import post_id_of, submit
+from gateway.services.publishing import MAX_ATTEMPTS
+from moderation.models import Post
+from tests.helpers import add_network_account, post_id_of, submit, submit_photo
+from tests.networks import EMULATORS
+from workers import queues
 from workers.worker import run
 
 BLOCKED_TEXT = "Questions to parent.helper@gmail.com please"
@@ -121,3 +128,57 @@ def test_the_approver_is_told_once_before_an_approval_lapses(login, work, settin
     reconcile(settings)
     assert told() == 1 and fetch(Post, post_id).state == "approved"
     assert "Your approval of post" in login("smt").get("/notices").get_data(as_text=True)
+
+
+def test_a_failed_takedown_is_told_to_the_head_and_every_senior_leader_without_the_post(
+        registry, login, session, read, fetch, work_here, settings, smtp):
+    """The post shows a pupil (Rose Leslie, consented); X answers each delete with a 503 until the attempts run out."""
+    session.add_all([User(email="deputy@demo.school", name="Dan Deputy", role="smt", password_hash=""),
+                     User(email="gone@demo.school", name="Gil Gone", role="smt", password_hash="", active=False)])
+    session.commit()
+    work, teacher, smt = worker(settings, smtp), login("teacher"), login("smt")
+    text, alt, reason = "Relay final: what a finish", "The relay team at the line", "Rose Leslie's mother asked us"
+    with EMULATORS["x"]() as (credentials, x):
+        account_id, _pages = add_network_account(login("head"), read, "x", credentials)
+        post_id = submit_photo(teacher, "faces/rose_leslie_2.jpg", text, alt, account_id=str(account_id))
+        work_here()
+        smt.post(f"/review/{post_id}/approve")
+        work_here()
+        assert fetch(Post, post_id).state == "published", fetch(Post, post_id).reason
+        assert [f.verdict for f in fetch(Post, post_id).images[0].faces] == ["consented"]  # she is in the photo
+        work()  # what was told so far is mailed
+        smtp.messages.clear()
+        for n in range(1, MAX_ATTEMPTS + 1):  # X's problem JSON: {"title", "detail", "type", "status": 503}
+            x.fail("tweets.delete", on_call=n, status=503)
+        smt.post(f"/review/{post_id}/take-down", {"reason": reason})
+        work_here()
+        takedown_id = read(lambda s: s.scalar(select(Takedown.id).where(Takedown.post_id == post_id)))
+        retries = ScheduledJobRegistry(queues.TAKEDOWNS, connection=queues.connection(settings))
+        for attempt in range(1, MAX_ATTEMPTS):  # each retry is scheduled for later: its time comes now
+            assert fetch(Takedown, takedown_id).state == "pending" and notices_of(read, "takedown_failed") == []
+            assert retries.get_job_ids() == [queues.takedown_job_id(takedown_id, attempt)]
+            retries.schedule(Job.fetch(retries.get_job_ids()[0], connection=retries.connection), utcnow())
+            work_here()
+        takedown = fetch(Takedown, takedown_id)
+        assert (takedown.state, takedown.attempts, retries.get_job_ids()) == ("failed", MAX_ATTEMPTS, [])
+        assert len(x.calls_to("tweets.delete")) == MAX_ATTEMPTS and len(x.live_tweets()) == 1  # still online
+        work()
+    leaders = {"head@demo.school", "smt@demo.school", "deputy@demo.school"}
+    assert {email for email, _ in notices_of(read, "takedown_failed")} == leaders
+    told = f"Taking down post {post_id} failed: it may still be online."
+    for role in ("head", "smt"):
+        assert told in login(role).get("/notices").get_data(as_text=True)
+    assert told not in teacher.get("/notices").get_data(as_text=True)
+    got = mails(smtp)
+    assert set(got) == leaders and all(len(got[e]) == 1 and told in got[e][0] for e in leaders), got
+    assert all(f"/review/{post_id}" in got[e][0] for e in leaders)
+    for message in smtp.messages:
+        assert [p.get_content_type() for p in message.walk()] == ["text/plain"]  # no photo, attached or inline
+        for secret in (text, alt, reason, "Rose", "Leslie", "relay", "Relay"):
+            assert secret not in message.as_string(), (secret, message.as_string())
+
+
+def notices_of(read, event: str) -> list[tuple[str, str]]:
+    """(recipient's e-mail, text) of each notice of the event."""
+    return read(lambda s: s.execute(select(User.email, Notice.text).join(User, Notice.user_id == User.id)
+                                    .where(Notice.event == event)).all())

@@ -42,6 +42,7 @@ EXPECTED = {
     "review.annotated": "reviewer",
     "review.obscure_region": "reviewer",
     "review.decide": "reviewer",
+    "review.edit": "reviewer",
     "review.published": "reviewer",
     "review.audit_log": "reviewer",
     "review.audit_csv": "reviewer",

@@ -38,9 +38,9 @@ def test_a_post_to_two_accounts_is_shown_on_each_and_published_once_on_each(logi
     post_id = post_id_of(submit(teacher, "Harvest festival on Friday", account_id=["1", str(facebook)]))
     work_here()
     review = smt.get(f"/review/{post_id}").get_data(as_text=True)
-    rows = re.findall(r"<tr class=\"\"><td>(.*?)</td><td>(.*?)</td>\s*<td>(.*?)</td>", review)
-    assert rows == [("demo_archive (archive)", "Archive", "26 of 280 characters"),
-                    ("greenfieldschool (facebook)", "Facebook", "26 of 63206 characters")]
+    cards = re.findall(r'<section class="card preview" aria-label="(.*?)">.*?<li>Text: (.*?)</li>', review, re.S)
+    assert cards == [("Archive: demo_archive (archive)", "26 of 280 characters"),
+                     ("Facebook: greenfieldschool (facebook)", "26 of 63206 characters")]
     smt.post(f"/review/{post_id}/approve")
     work_here()
     post = fetch(Post, post_id)

@@ -182,7 +182,8 @@ def test_a_submission_with_problems_creates_nothing_and_keeps_every_photo_in_its
               "alt_new_1": "Our visitor", "alt_new_3": ""}
     failed = submit(teacher, "Visitors this week", **photos)
     page = failed.get_data(as_text=True)
-    assert failed.status_code == 400 and "Describe photo 2 (guest.jpg)" in page
+    assert failed.status_code == 400 and '<a href="#alt_new_3">Describe photo 2 (guest.jpg)' in page
+    assert re.findall(r'<textarea id="(alt_new_\d)"[^>]*aria-invalid="true"', page) == ["alt_new_3"]
     assert read(lambda s: s.scalars(select(Post)).all()) == []
     held = dict(HELD.findall(page))
     assert set(held) == {"1", "3"} and "visitor.jpg is kept from your last try" in page and "guest.jpg is kept" in page

@@ -26,7 +26,10 @@ def test_the_officer_is_asked_once_more_and_for_who_how_and_when(registry, login
 
     missing = office.post(PAGE, {"asked_by": " ", "how": "sent a pigeon"})
     words = missing.get_data(as_text=True)
-    assert missing.status_code == 400 and "say who asked for it" in words and "say how they asked" in words
+    assert missing.status_code == 400 and '<a href="#asked_by">Say who asked for it' in words
+    assert '<a href="#how">Say how they asked' in words
+    assert 'name="asked_by" aria-invalid="true"' in words and 'name="how" aria-invalid="true"' in words
+    assert 'name="asked_on" aria-invalid' not in words
     future = office.post(PAGE, {"asked_by": "Mrs Obama", "how": "by letter",
                                 "asked_on": (date.today() + timedelta(days=3)).isoformat()})
     assert future.status_code == 400 and "cannot be in the future" in future.get_data(as_text=True)
