@@ -62,6 +62,7 @@ class SchedulerStops:
 class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
     settings = None
     max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
+    stopping = False
 
     def run_maintenance_tasks(self):
         self._purge_left_behind()  # first: it needs no queue, so nothing the queue does can skip it
@@ -86,6 +87,8 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
         except QUEUE_ERRORS:
             raise  # run() waits for the queue and starts afresh
         except Exception:
+            if self.stopping:  # a SIGTERM cut into a query: closing the session raised over rq's StopRequested
+                raise StopRequested() from None
             log.exception("maintenance failed; will try again next round")
 
     def _purge_left_behind(self) -> None:

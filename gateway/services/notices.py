@@ -72,6 +72,13 @@ def taken_down(session, post, reason: str, failed: bool) -> None:
               "page says why.")
 
 
+def takedown_retrying(session, post) -> None:
+    """A takedown's first try failed: senior leaders and the head hear at once, not after every retry is spent."""
+    _tell(session, _leaders(session), post, "takedown_retrying",
+          f"Taking down post {post.id} did not work at the first try: it may still be online. The gateway keeps "
+          "trying; look at it now, and remove it by hand on the network if you can.")
+
+
 EXPIRY_WARNING = timedelta(hours=12)
 
 

@@ -208,6 +208,8 @@ def _takedown_again(session, settings, takedown, exc) -> None:
     if takedown.attempts >= MAX_ATTEMPTS:
         return _takedown_ends(session, takedown, lifecycle.TAKEDOWN_FAILED, str(exc))
     takedown.error = str(exc)
+    if takedown.attempts == 1:
+        notices.takedown_retrying(session, session.get(Post, takedown.post_id))
     when = exc.retry_at if isinstance(exc, RetryLater) else utcnow() + backoff(takedown.attempts)
     attempt = takedown.attempts
     commit_then_enqueue(session, settings,

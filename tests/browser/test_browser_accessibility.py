@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import ROOT, SCREENS, log_in, log_out
+from tests.client import totp_code
+from tests.live import EMAILS, ROOT, SCREENS, log_in, log_out
 from tests.shared_fixtures import fixture_path
 
 pytestmark = pytest.mark.browser
@@ -42,14 +43,18 @@ def _problems(page) -> list[str]:
     return found
 
 
+def _check_here(page, where: str, failures: dict) -> None:
+    if problems := _problems(page):
+        failures[where] = problems
+
+
 def _check(page, live, paths: list[str], failures: dict) -> None:
     """Each path on each screen; what is wrong is gathered, so one run names every page's problems."""
     for path in paths:
         for screen, size in SCREENS.items():
             page.set_viewport_size(size)
             page.goto(live.url + path)
-            if problems := _problems(page):
-                failures[f"{path} ({screen})"] = problems
+            _check_here(page, f"{path} ({screen})", failures)
 
 
 def _submit(page, live, text: str, photo: str | None = None) -> str:
@@ -62,6 +67,24 @@ def _submit(page, live, text: str, photo: str | None = None) -> str:
     page.get_by_role("button", name="Submit for checks and approval").click()
     expect(page.locator(".flash")).to_contain_text("Submitted")
     return page.url.split(live.url, 1)[1]
+
+
+def _second_factor_pages(page, live, failures: dict) -> None:
+    """The teacher sets up an authenticator app (its page, the recovery codes), then logs in with a code."""
+    log_in(page, live, "teacher")
+    page.goto(f"{live.url}/login/enrol")
+    secret = page.locator("#secret").inner_text().replace(" ", "")
+    page.fill("#code", totp_code(secret))
+    page.get_by_role("button", name="Turn it on").click()
+    expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+    _check_here(page, "recovery codes", failures)
+    log_out(page)
+    page.goto(f"{live.url}/login")
+    page.fill("#email", EMAILS["teacher"])
+    page.fill("#password", live.passwords["teacher"])
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_label("The six digits your authenticator app shows for this gateway")).to_be_visible()
+    _check_here(page, "/login/code", failures)
 
 
 def test_every_page_passes_axe_on_a_desktop_and_a_phone(registry, page, live_server):
@@ -82,8 +105,7 @@ def test_every_page_passes_axe_on_a_desktop_and_a_phone(registry, page, live_ser
     expect(page.locator("#publish_at")).to_have_attribute("aria-invalid", "true")
     page.locator(".errors a", has_text="The publish time").click()
     expect(page.locator("#publish_at")).to_be_focused()
-    if problems := _problems(page):
-        failures["/posts/new with errors"] = problems
+    _check_here(page, "/posts/new with errors", failures)
     log_out(page)
 
     log_in(page, live, "smt")
@@ -111,6 +133,8 @@ def test_every_page_passes_axe_on_a_desktop_and_a_phone(registry, page, live_ser
     page.evaluate("document.querySelector('main form').noValidate = true")  # the server's own check, not the browser's
     page.get_by_role("button", name="Yes, withdraw the social media photo consent").click()
     expect(page.locator("#asked_by")).to_have_attribute("aria-invalid", "true")
-    if problems := _problems(page):
-        failures["withdrawal with errors"] = problems
+    _check_here(page, "withdrawal with errors", failures)
+    log_out(page)
+
+    _second_factor_pages(page, live, failures)
     assert not failures, "\n".join(f"{where}: {'; '.join(found)}" for where, found in failures.items())

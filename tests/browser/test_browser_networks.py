@@ -48,7 +48,7 @@ def test_a_post_to_three_networks_is_published_on_all_three(browser_page, live_a
 
         log_in(page, live, "smt")
         open_for_review(page, live, text)
-        rows = page.locator("table.targets tbody tr")
+        rows = page.locator("section.preview")
         expect(rows).to_have_count(3)
         for name, limit in (("mastodon", 500), ("bluesky", 300), ("facebook", 63206)):
             expect(rows.filter(has_text=f"{HANDLE} ({name})")).to_contain_text(f"{len(text)} of {limit} characters")
@@ -88,15 +88,15 @@ def test_the_review_page_shows_each_networks_photo_where_consent_differs(
 
         log_in(page, live, "smt")
         open_for_review(page, live, text)
-        faces = page.locator("table").filter(has_text="Distance").locator("tbody tr")
+        faces = page.locator(".photo-card ol.faces li")
         expect(faces.filter(has_text="Joe Biden")).to_contain_text("Facebook only; covered elsewhere")
         expect(faces.filter(has_text="Barack Obama")).to_contain_text("every network")
-        targets = page.locator("table.targets tbody tr")
+        targets = page.locator("section.preview")
         expect(targets.filter(has_text="(facebook)")).to_contain_text("shown: Barack Obama, Joe Biden")
         expect(targets.filter(has_text="(bluesky)")).to_contain_text("shown: Barack Obama; 1 covered")
         expect(page.locator(".findings")).to_contain_text("1 face obscured on Bluesky: consent refused")
         photos = {"Facebook": page.locator("figure").filter(has_text="on Facebook, whose consent covers more faces"),
-                  "Bluesky": page.locator("figure").filter(has_text="group_two_people.jpg) on Bluesky:")}
+                  "Bluesky": page.locator("figure").filter(has_text="group_two_people.jpg) on Bluesky")}
         shown = {}
         for network, figure in photos.items():
             expect(figure).to_have_count(1)

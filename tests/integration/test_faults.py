@@ -107,9 +107,35 @@ def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_queued_again(l
 def test_an_idle_worker_stops_cleanly_on_sigterm(settings, tmp_path):
     log = tmp_path / "worker.log"
     worker = start_gateway(log, "worker")
-    wait_for(lambda: "reconciled:" in log.read_text(), 120, "the worker to be idle", log)
-    worker.terminate()
-    assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+    try:
+        wait_for(lambda: "reconciled:" in log.read_text(), 120, "the worker to be idle", log)
+        worker.terminate()
+        assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:  # never left behind to take later tests' jobs
+        kill_tree(worker.pid)
+
+
+def test_a_sigterm_while_a_maintenance_query_waits_stops_the_worker(login, fetch, settings, tmp_path):
+    """The stop lands inside a database query (PostgreSQL's driver then refuses the session's clean-up): it is a stop
+    all the same, not a failed round after which the worker would carry on."""
+    post_id = post_id_of(submit(login("teacher"), "Year 6 visited the museum"))
+    with session_for(settings.database_url) as s:  # its check was claimed by a worker that died
+        lifecycle.start_checks(s.get(Post, post_id), lease=timedelta(seconds=-1))
+        s.commit()
+    log = tmp_path / "worker.log"
+    with session_for(settings.database_url) as blocker:
+        lock_row(blocker, Post, post_id)  # the round waits at this row (on SQLite: at its first read)
+        worker = start_gateway(log, "worker")
+        try:
+            wait_for(lambda: queues.connection(settings).exists(LOCK_NAME), 120, "the round to take its lock", log)
+            time.sleep(1)  # into the query that waits
+            worker.terminate()
+            time.sleep(1)
+            blocker.rollback()
+            assert worker.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            kill_tree(worker.pid)
+    assert "maintenance failed" not in log.read_text()
 
 
 def test_two_reconcilers_at_once_record_and_requeue_each_publication_once(login, work, fetch, read, settings):
