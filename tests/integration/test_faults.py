@@ -72,11 +72,17 @@ def test_a_worker_killed_after_claiming_and_publishing_but_before_recording_publ
     assert audit_count(read, "publish_requeued", post_id) == 0
 
 
-def test_a_queue_flushed_during_a_maintenance_round_does_not_stop_the_worker(login, fetch, settings, tmp_path):
+def _claimed_by_a_dead_worker(login, settings) -> int:
+    """A submitted post whose check a worker that died had claimed: the next maintenance round takes it up."""
     post_id = post_id_of(submit(login("teacher"), "Year 6 visited the museum"))
-    with session_for(settings.database_url) as s:  # its check was claimed by a worker that died
+    with session_for(settings.database_url) as s:
         lifecycle.start_checks(s.get(Post, post_id), lease=timedelta(seconds=-1))
         s.commit()
+    return post_id
+
+
+def test_a_queue_flushed_during_a_maintenance_round_does_not_stop_the_worker(login, fetch, settings, tmp_path):
+    post_id = _claimed_by_a_dead_worker(login, settings)
     conn = queues.connection(settings)
     conn.flushdb()
     log = tmp_path / "worker.log"
@@ -118,10 +124,7 @@ def test_an_idle_worker_stops_cleanly_on_sigterm(settings, tmp_path):
 def test_a_sigterm_while_a_maintenance_query_waits_stops_the_worker(login, fetch, settings, tmp_path):
     """The stop lands inside a database query (PostgreSQL's driver then refuses the session's clean-up): it is a stop
     all the same, not a failed round after which the worker would carry on."""
-    post_id = post_id_of(submit(login("teacher"), "Year 6 visited the museum"))
-    with session_for(settings.database_url) as s:  # its check was claimed by a worker that died
-        lifecycle.start_checks(s.get(Post, post_id), lease=timedelta(seconds=-1))
-        s.commit()
+    post_id = _claimed_by_a_dead_worker(login, settings)
     log = tmp_path / "worker.log"
     with session_for(settings.database_url) as blocker:
         lock_row(blocker, Post, post_id)  # the round waits at this row (on SQLite: at its first read)
