@@ -35,7 +35,7 @@ from workers.worker import run
 from rq import SimpleWorker
 from workers.worker import QuickPubSub, SchedulerStops
 
-pytest_plugins = ["tests.live", "tests.registry", "tests.smtp", "tests.replies"]  # fixtures shared by several modules, set up once
+pytest_plugins = ["tests.live", "tests.registry", "tests.smtp", "tests.replies", "tests.s3"]  # fixtures shared by several modules, set up once
 
 SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 BACKENDS = ["embedded"] + (["services"] if SERVICES else [])
@@ -139,10 +139,8 @@ def env(backend, monkeypatch):
         session.commit()
 
     queues.connection(s).flushdb()
-    for folder in (s.media, s.archive):
-        shutil.rmtree(folder)
-        folder.mkdir(mode=0o700)
-    shutil.rmtree(s.instance / "imports", ignore_errors=True)  # MIS import previews another test left
+    for area in ("media", "archive", "held", "imports"):  # what another test stored (file://: the instance folder)
+        shutil.rmtree(s.instance / area, ignore_errors=True)
     return environ
 
 

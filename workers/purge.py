@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.core import storage
 from gateway.core.db import session_for, utcnow
 from moderation import audit, lifecycle
 from moderation.models import Post, PostImage
@@ -32,7 +31,7 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
                 if image.original_key:
                     # the remembered clean rendition shows every face uncovered, as the original does
                     for key in [image.original_key, *image.memo_keys()]:
-                        storage.delete(settings.media, key)
+                        settings.media.delete(key)
                     image.original_key, image.memos, count = None, {}, count + 1
             audit.record(session, "purge", "originals_deleted", f"post:{post.id}", photos=count,
                          retention_days=settings.retention_days)
@@ -44,4 +43,4 @@ def purge_originals(settings, now: datetime | None = None) -> list[int]:
 def purge_import_previews(settings, now: datetime | None = None) -> int:
     """Uploaded MIS files waiting for a confirmation that never came are deleted once IMPORT_PREVIEW_LIFETIME has
     passed; returns how many."""
-    return storage.delete_older_than(settings.instance / "imports", "*.csv", (now or utcnow()) - IMPORT_PREVIEW_LIFETIME)
+    return settings.imports.delete_older_than((now or utcnow()) - IMPORT_PREVIEW_LIFETIME)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from limits import parse_many
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gateway.core import storage
 
 
 class SettingsError(Exception):
@@ -115,6 +118,8 @@ class Settings:
     retention_days: int
     secret_key: bytes = field(repr=False)
     encryption_key: bytes = field(repr=False)
+    store: storage.Store = field(repr=False, compare=False)  # made once, from STORAGE_URL; see media, archive, ...
+    storage_url: str = "file://"
     face_tolerance: float = 0.5
     face_margin: float = 0.06
     face_detector: str = "retinaface"
@@ -145,12 +150,24 @@ class Settings:
     proxies: int = 0                   # how many proxies in front add X-Forwarded-For/-Proto, to trust them
 
     @property
-    def media(self) -> Path:
-        return self.instance / "media"
+    def media(self) -> storage.Store:
+        """Originals, clean renditions and their memos, under random keys."""
+        return self.store.within("media")
 
     @property
-    def archive(self) -> Path:
-        return self.instance / "archive"
+    def held(self) -> storage.Store:
+        """Photos held for an author's next try after a submission with problems (an hour)."""
+        return self.store.within("held")
+
+    @property
+    def imports(self) -> storage.Store:
+        """MIS files waiting for the consent officer to confirm their preview (an hour)."""
+        return self.store.within("imports")
+
+    @property
+    def archive(self) -> storage.Store:
+        """The archive platform's published pages, one store within it per account."""
+        return self.store.within("archive")
 
     @property
     def queue_dir(self) -> Path:
@@ -159,6 +176,62 @@ class Settings:
     @property
     def outbox(self) -> Path:
         return self.instance / "outbox"
+
+
+def _storage(env, instance: Path) -> dict:
+    """STORAGE_URL, S3_ENDPOINT_URL, S3_ENCRYPTION and the AWS keys: the store, made once. Keys are never repeated
+    in a message, and STORAGE_URL is not either (it must not hold keys, but someone may have put them there)."""
+    url = env.get("STORAGE_URL") or "file://"
+    problem = storage.check_url(url)
+    if problem:
+        raise SettingsError(f"STORAGE_URL {problem}")
+    endpoint = env.get("S3_ENDPOINT_URL") or None
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            raise SettingsError("S3_ENDPOINT_URL must be an address such as https://minio.example:9000 (no keys in "
+                                "it: give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    access = storage.S3Access(
+        endpoint_url=endpoint, region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        access_key_id=env.get("AWS_ACCESS_KEY_ID") or None, secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        encryption=_choice(env, "S3_ENCRYPTION", "AES256", ("AES256", "none")) == "AES256",
+    )
+    return dict(storage_url=url, store=storage.open_store(url, instance, access))
+
+
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _key(env, name: str, default: Path) -> bytes:
+    """A 32-byte key: NAME (64 hexadecimal digits, as `openssl rand -hex 32` makes), or the file NAME_FILE names
+    (the same digits; a Docker secret), or else a file in the instance folder made on first run (one machine only).
+    A bad one is named by its setting; the key itself is never repeated."""
+    value, file = env.get(name) or None, env.get(f"{name}_FILE") or None
+    if value and file:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    source = name
+    if file:
+        source = f"{name}_FILE ({file})"
+        try:
+            with open(file, "rb") as given:
+                value = given.read(1024).decode("ascii", errors="replace")
+        except OSError as exc:
+            raise SettingsError(f"{source} cannot be read: {exc.strerror or exc}") from None
+    if value is None:
+        return _key_file(default, 32)
+    if not _HEX_KEY.fullmatch(value.strip()):
+        raise SettingsError(f"{source} must be 64 hexadecimal digits (a 32-byte key; make one with "
+                            "`openssl rand -hex 32`)")
+    return bytes.fromhex(value.strip())
+
+
+def _keys(env, instance: Path) -> dict:
+    keys = dict(secret_key=_key(env, "SECRET_KEY", instance / "secret.key"),
+                encryption_key=_key(env, "ENCRYPTION_KEY", instance / "encryption.key"))
+    if keys["secret_key"] == keys["encryption_key"]:
+        raise SettingsError("SECRET_KEY and ENCRYPTION_KEY must be two different keys")
+    return keys
 
 
 def _key_file(path: Path, size: int) -> bytes:
@@ -181,7 +254,7 @@ def load(environ=None) -> Settings:
     instance = Path(env.get("INSTANCE_DIR") or "instance").resolve()
     try:
         instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for sub in ("media", "archive", "queue", "outbox"):
+        for sub in ("queue", "outbox"):  # media and the archive are in the store (made as it needs them)
             (instance / sub).mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"cannot create the instance folder {instance}: {exc.strerror}") from None
@@ -230,6 +303,6 @@ def load(environ=None) -> Settings:
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         **_replies_and_mail(env),
         **_sign_in(env),
-        secret_key=_key_file(instance / "secret.key", 32),
-        encryption_key=_key_file(instance / "encryption.key", 32),
+        **_storage(env, instance),
+        **_keys(env, instance),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from gateway.core import storage
 from gateway.core.crypto import decrypt
 from gateway.platforms import archive, bluesky, facebook, mastodon, x
 from gateway.platforms.base import Outgoing, OutgoingPhoto, PermanentError, Platform, Publisher
@@ -47,7 +46,7 @@ def publisher_for(account, settings) -> Publisher:
 def outgoing_for(publication, settings) -> Outgoing:
     """Exactly what goes out for a publication: its post's cleaned text and each photo as its network gets it."""
     post, channel = publication.post, publication.account.platform
-    photos = [OutgoingPhoto(storage.get(settings.media, i.rendition_for(channel)[0]), i.clean_format,
+    photos = [OutgoingPhoto(settings.media.get(i.rendition_for(channel)[0]), i.clean_format,
                             i.clean_alt_text or "") for i in post.images]
     return Outgoing(
         key=f"{publication.id}", text=post.cleaned_text or "", photos=photos,

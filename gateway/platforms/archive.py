@@ -1,16 +1,14 @@
-"""The built-in archive: a folder of published posts with an HTML index, for trying the gateway without a network."""
+"""The built-in archive: published posts as pages with an HTML index, for trying the gateway without a network. They
+are kept in storage (archive/<handle>/), so the web app on any host shows what a worker on any other published."""
 from __future__ import annotations
 
 import html
-import re
 import json
-import os
-import shutil
-import tempfile
+import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from gateway.core.db import utcnow
+from gateway.core.storage import Missing, Store, StorageError
 from gateway.platforms.base import Outgoing, PermanentError, Platform, Published, Reply, ReplyPage, Transient
 
 # The archive is a web page, but it stands in for a social network while a school tries the gateway: its posts are
@@ -23,13 +21,14 @@ NO_REPLIES = "Nobody can reply to a post in the archive."
 
 
 class ArchivePublisher:
-    """Writes each post to a folder of its own and keeps an HTML page listing everything published."""
+    """Writes each post's page, photos and record under posts/<id>/ and keeps an HTML page listing everything
+    published. A post is published once its record (post.json) is written, which is written last."""
 
     can_delete = True
 
-    def __init__(self, folder: Path, base_url: str = "/archive/"):
-        self.folder = folder
-        self.posts = folder / "posts"
+    def __init__(self, store: Store, base_url: str = "/archive/"):
+        self.store = store
+        self.posts = store.within("posts")
         self.base_url = base_url
 
     def validate(self, outgoing: Outgoing) -> list[str]:
@@ -52,42 +51,46 @@ class ArchivePublisher:
         problems = self.validate(outgoing)
         if problems:
             raise PermanentError(" ".join(problems), code="invalid")
-        self.posts.mkdir(parents=True, exist_ok=True)
-        final = self.posts / outgoing.key
-        if final.exists():
-            return self._published(outgoing.key)
-        work = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
+        post = self.posts.within(outgoing.key)
         record = {
             "id": outgoing.key, "text": outgoing.text, "published_at": utcnow().isoformat(),
             "approved_by": outgoing.approved_by, "approved_at": outgoing.approved_at.isoformat(), "photos": [],
         }
-        for n, photo in enumerate(outgoing.photos, 1):
-            name = f"photo-{n}.{'png' if photo.format == 'PNG' else 'jpg'}"
-            (work / name).write_bytes(photo.data)
-            record["photos"].append({"file": name, "alt": photo.alt})
-        (work / "post.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
-        _write_page(work / "index.html", "Published post", _article(record, ""))
-        os.chmod(work, 0o755)
-        os.rename(work, final)  # the single step that publishes
+        try:
+            if self.find(outgoing):
+                return self._published(outgoing.key)
+            for n, photo in enumerate(outgoing.photos, 1):
+                name = f"photo-{n}.{'png' if photo.format == 'PNG' else 'jpg'}"
+                post.write(name, photo.data)
+                record["photos"].append({"file": name, "alt": photo.alt})
+            post.write("index.html", _page("Published post", _article(record, "")))
+            post.write("post.json", json.dumps(record, indent=2, ensure_ascii=False).encode())  # the step that publishes
+        except StorageError as exc:
+            raise Transient(f"The archive could not be written yet ({exc}).", code="storage") from exc
         self._write_index()
         return self._published(outgoing.key)
 
     def find(self, outgoing: Outgoing) -> Published | None:
-        return self._published(outgoing.key) if (self.posts / outgoing.key / "post.json").exists() else None
+        try:
+            self.posts.within(outgoing.key).read("post.json")
+        except Missing:
+            return None
+        return self._published(outgoing.key)
 
     def delete(self, platform_id: str) -> None:
         """Returns only once the post is gone from the archive (or was never there)."""
         if not platform_id.isdigit():
             raise ValueError("bad archive id")
-        target = self.posts / platform_id
+        post = self.posts.within(platform_id)
         try:
-            shutil.rmtree(target)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise Transient(f"The archive copy of post {platform_id} could not be removed yet ({exc.strerror}).",
+            post.remove("post.json")  # first: from here on it is not published
+            for name, _written in list(post.listing()):
+                post.remove(name)
+            left = list(post.listing())
+        except StorageError as exc:
+            raise Transient(f"The archive copy of post {platform_id} could not be removed yet ({exc}).",
                             code="delete") from exc
-        if target.exists():
+        if left:
             raise Transient(f"The archive copy of post {platform_id} is still there.", code="delete")
         self._write_index()
 
@@ -107,14 +110,18 @@ class ArchivePublisher:
         return Published(platform_id=key, url=f"{self.base_url}posts/{key}/")
 
     def entries(self) -> list[dict]:
-        if not self.posts.exists():
-            return []
-        records = [json.loads(p.read_text()) for p in self.posts.glob("*/post.json")]
+        records = []
+        for name, _written in list(self.posts.listing()):
+            if name.count("/") == 1 and name.endswith("/post.json"):
+                try:
+                    records.append(json.loads(self.posts.read(name)))
+                except Missing:  # taken down meanwhile
+                    continue
         return sorted(records, key=lambda r: r["published_at"], reverse=True)
 
     def _write_index(self) -> None:
         items = "".join(_article(r, f"posts/{r['id']}/") for r in self.entries())
-        _write_page(self.folder / "index.html", "Published posts", items or "<p>Nothing published yet.</p>")
+        self.store.write("index.html", _page("Published posts", items or "<p>Nothing published yet.</p>"))
 
 
 _LINK = re.compile(r"https?://[^\s<>\"']+")
@@ -135,22 +142,17 @@ def _article(record: dict, prefix: str) -> str:
             f'UTC, approved by {html.escape(record["approved_by"])}{own}</small></p></article>')
 
 
-def _write_page(path: Path, title: str, body: str) -> None:
-    """Write an HTML page atomically, so a reader never sees half of it. It wears the gateway's own style sheet."""
-    page = (f'<!doctype html><html lang="en"><meta charset="utf-8">'
+def _page(title: str, body: str) -> bytes:
+    """An HTML page wearing the gateway's own style sheet (storage writes it whole: a reader never sees half)."""
+    return (f'<!doctype html><html lang="en"><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<link rel="stylesheet" href="/static/site.css"><title>{title}</title>'
-            f"<main><h1>{title}</h1>{body}</main></html>")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
-    with os.fdopen(fd, "w") as out:
-        out.write(page)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+            f"<main><h1>{title}</h1>{body}</main></html>").encode()
 
 
 def connect(handle: str, credentials: Mapping[str, str], settings) -> ArchivePublisher:
-    """Each archive account is a folder of its own under the instance's archive."""
-    return ArchivePublisher(settings.archive / handle, f"/archive/{handle}/")
+    """Each archive account is a store of its own within the archive's (archive/<handle>/)."""
+    return ArchivePublisher(settings.archive.within(handle), f"/archive/{handle}/")
 
 
 PLATFORM = Platform(

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select, update
 from consent_registry.consent import in_school
 from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import face_context, school_today
-from gateway.core import storage
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
 from gateway.services import notices
@@ -85,7 +84,7 @@ def check_post(settings, post_id: int, attempt: int) -> None:
             image.progress = "waiting to be checked"
         session.commit()  # no transaction stays open while the checks run
         try:
-            photos = tuple(Photo.given(label, storage.get(settings.media, key), alt, regions, _memos(settings, memos))
+            photos = tuple(Photo.given(label, settings.media.get(key), alt, regions, _memos(settings, memos))
                            for label, key, alt, regions, memos in originals)
             context = replace(check_context(session, settings, bool(photos), limits),
                               progress=_progress(settings, image_ids))
@@ -120,17 +119,17 @@ def _keep_memos(settings, image: PostImage, memos) -> None:
             same, digest = old.get(stage, {}), hashlib.sha256(memo.data).hexdigest()
             entry["sha256"] = digest
             reuse = same.get("sha256") == digest and same.get("key") and _stored(settings, same["key"], digest)
-            entry["key"] = same["key"] if reuse else storage.put(settings.media, memo.data)
+            entry["key"] = same["key"] if reuse else settings.media.put(memo.data)
         kept[stage] = entry
     for key in set(image.memo_keys()) - {entry.get("key") for entry in kept.values()}:
-        storage.delete(settings.media, key)
+        settings.media.delete(key)
     image.memos = kept
 
 
 def _stored(settings, key: str, digest: str | None) -> bytes | None:
     """A kept rendition, if it is still there and still has the SHA-256 recorded for it."""
     try:
-        data = storage.get(settings.media, key)
+        data = settings.media.get(key)
     except (OSError, ValueError):
         return None
     return data if hashlib.sha256(data).hexdigest() == digest else None
@@ -166,13 +165,13 @@ def _save(session, settings, post_id, attempt, outcome: Outcome) -> None:
         _keep(image, records)
         image.clean_alt_text = photo.alt
         if image.clean_key:
-            storage.delete(settings.media, image.clean_key)
-        image.clean_key = storage.put(settings.media, photo.data) if photo.data else None
+            settings.media.delete(image.clean_key)
+        image.clean_key = settings.media.put(photo.data) if photo.data else None
         image.clean_sha256 = hashlib.sha256(photo.data).hexdigest() if photo.data else None
         image.clean_format, image.width, image.height = photo.format, photo.width, photo.height
         for rendition in image.renditions:
-            storage.delete(settings.media, rendition.key)
-        image.renditions = [ImageRendition(channel=channel, key=storage.put(settings.media, data),
+            settings.media.delete(rendition.key)
+        image.renditions = [ImageRendition(channel=channel, key=settings.media.put(data),
                                            sha256=hashlib.sha256(data).hexdigest()) for channel, data in photo.renditions]
         _keep_memos(settings, image, photo.memos)
         image.faces = [ImageFace(box=f["box"], verdict=f["verdict"], person_id=f["person"], distance=f["distance"],

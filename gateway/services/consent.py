@@ -2,10 +2,8 @@
 back through the checks, takedowns) through the after-commit helper, so a queue out of reach only delays it."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import or_, select
 
@@ -18,6 +16,7 @@ from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import school_today
 from consent_registry.withdrawal import Consequences, posts_featuring
 from gateway.core.errors import Refused
+from gateway.core.storage import Missing
 from gateway.platforms import PLATFORMS, title_of
 from gateway.services.queueing import commit_then_enqueue
 from moderation.lifecycle import STATE_NAMES
@@ -134,29 +133,24 @@ def preview_import(session, settings, text: str) -> Preview:
     plan = importer.plan(session, text, tuple(PLATFORMS))
     if plan.errors:
         return Preview(plan, None)
-    token = secrets.token_hex(16)
-    _pending(settings, token).parent.mkdir(mode=0o700, exist_ok=True)
-    _pending(settings, token).write_text(text)
-    _pending(settings, token).chmod(0o600)
-    return Preview(plan, token)
+    return Preview(plan, settings.imports.put(text.encode()))  # its random key is the token
 
 
 def confirm_import(session, settings, token: str, by) -> Imported:
     """Import a previewed file, once; refused when the preview is gone or the registry changed since."""
-    path = _pending(settings, token)
-    if not path.exists():
-        raise Refused("That preview has expired or was already imported; upload the file again.")
-    imported = import_people(session, settings, path.read_text(), by)
+    imported = import_people(session, settings, _pending(settings, token), by)
     if imported.plan.errors:
         raise Refused("The registry changed since the preview; upload the file again.")
-    path.unlink()
+    settings.imports.delete(token)
     return imported
 
 
-def _pending(settings, token: str) -> Path:
-    if not token.isalnum():  # the token names a file: nothing that could reach outside the folder
-        raise Refused("That preview has expired or was already imported; upload the file again.")
-    return settings.instance / "imports" / f"{token}.csv"
+def _pending(settings, token: str) -> str:
+    """The previewed file; refused when it is gone, or when the token is no key at all (nothing outside imports/)."""
+    try:
+        return settings.imports.get(token).decode()
+    except (Missing, ValueError):
+        raise Refused("That preview has expired or was already imported; upload the file again.") from None
 
 
 def _commit_and_follow(session, settings, consequences: Consequences) -> FollowUp:

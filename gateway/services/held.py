@@ -1,21 +1,15 @@
 """Photos held for an author between a submission that had problems and their next try: no post is created, yet
-nobody has to choose their photos again. Each is kept for an hour in the instance folder under a random name, and
-the form carries a token signed for that author only."""
+nobody has to choose their photos again. Each is kept for an hour in storage (held/) under a random key, and the
+form carries a token signed for that author only."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from gateway.core import storage
 from gateway.core.db import utcnow
 
 LIFETIME = timedelta(hours=1)
-
-
-def _folder(settings) -> Path:
-    return settings.instance / "held"
 
 
 def _signer(settings) -> URLSafeTimedSerializer:
@@ -24,8 +18,7 @@ def _signer(settings) -> URLSafeTimedSerializer:
 
 def hold(settings, user_id: int, filename: str, data: bytes) -> str:
     """Keep the photo; the token that gives it back to this author."""
-    _folder(settings).mkdir(mode=0o700, exist_ok=True)
-    name = storage.put(_folder(settings), data)
+    name = settings.held.put(data)
     return _signer(settings).dumps({"name": name, "user": user_id, "file": filename[-200:]})
 
 
@@ -38,7 +31,7 @@ def take(settings, user_id: int, token: str) -> tuple[str, bytes] | None:
     if not isinstance(held, dict) or held.get("user") != user_id:
         return None
     try:
-        return held["file"], storage.get(_folder(settings), str(held["name"]))
+        return held["file"], settings.held.get(str(held["name"]))
     except (OSError, ValueError, KeyError):
         return None
 
@@ -46,11 +39,11 @@ def take(settings, user_id: int, token: str) -> tuple[str, bytes] | None:
 def forget(settings, token: str) -> None:
     """The photo is in a saved post now (or was never wanted): its held copy goes."""
     try:
-        storage.delete(_folder(settings), str(_signer(settings).loads(token)["name"]))
+        settings.held.delete(str(_signer(settings).loads(token)["name"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return
 
 
 def purge(settings, now: datetime | None = None) -> int:
     """Held photos older than LIFETIME are deleted (their tokens no longer work anyway); returns how many."""
-    return storage.delete_older_than(_folder(settings), "*/*", (now or utcnow()) - LIFETIME)
+    return settings.held.delete_older_than((now or utcnow()) - LIFETIME)

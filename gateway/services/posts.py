@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gateway.core import storage
 from gateway.core.errors import Problem, Refused
 from gateway.models import Account
 from gateway.platforms import PLATFORMS
@@ -109,7 +108,7 @@ def _nothing_saved(session, settings, actor, post: Post, form: PostForm, problem
     its own slot, so the form comes back exactly as it was."""
     session.rollback()
     for image in post.images:
-        storage.delete(settings.media, image.original_key)
+        settings.media.delete(image.original_key)
     limits, held = PhotoLimits.from_settings(settings), {}
     for photo in form.photos:
         if not screen(photo.data, photo.filename, limits, size=photo.size):
@@ -168,7 +167,7 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
     for image in post.images:
         if image.id in form.removed:
             for key in [image.original_key, *image.memo_keys()]:
-                storage.delete(settings.media, key)
+                settings.media.delete(key)
             continue
         image.alt_text = form.alt_texts.get(image.id, image.alt_text).strip()
         keep.append(image)
@@ -187,7 +186,7 @@ def _apply_photos(settings, post: Post, form: PostForm, problems: list[str]) -> 
             continue
         post.images.append(PostImage(
             position=len(post.images) + 1, label=f"photo {len(post.images) + 1} ({name})", alt_text=photo.alt_text,
-            original_key=storage.put(settings.media, photo.data),
+            original_key=settings.media.put(photo.data),
             original_sha256=hashlib.sha256(photo.data).hexdigest(),
         ))
         post.images[-1].form_slot = photo.slot

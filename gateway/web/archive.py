@@ -1,8 +1,12 @@
-"""The archive platform's published pages, shown to staff who are logged in."""
+"""The archive platform's published pages, shown to staff who are logged in, read from storage (wherever a worker
+published them)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_from_directory
+import mimetypes
 
+from flask import Blueprint, Response, abort
+
+from gateway.core.storage import Missing
 from gateway.models import Account
 from gateway.web.util import anyone, db, requires, settings
 
@@ -17,4 +21,8 @@ def page(handle, path="index.html"):
         abort(404)
     if path.endswith("/"):
         path += "index.html"
-    return send_from_directory(settings().archive / handle, path)
+    try:
+        data = settings().archive.within(handle).read(path)
+    except (Missing, ValueError):  # ValueError: a path no object could have (.., hidden names)
+        abort(404)
+    return Response(data, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from gateway.core import storage
 from gateway.core.errors import Problem, Refused
 from gateway.services import held, posts
 from gateway.services.queueing import QUEUE_DOWN
@@ -175,7 +174,7 @@ def clean_photo(post_id, position):
     if image is None:
         abort(404)
     key, _ = image.rendition_for(request.args.get("network", ""))
-    return Response(storage.get(settings().media, key), mimetype=MIME[image.clean_format],
+    return Response(settings().media.get(key), mimetype=MIME[image.clean_format],
                     headers={"Cache-Control": "private, no-store"})
 
 
@@ -187,6 +186,6 @@ def original_photo(post_id, position):
     image = next((i for i in post.images if i.position == position and i.original_key), None)
     if image is None:
         abort(404)
-    return Response(storage.get(settings().media, image.original_key), mimetype="application/octet-stream",
+    return Response(settings().media.get(image.original_key), mimetype="application/octet-stream",
                     headers={"Cache-Control": "private, no-store",
                              "Content-Disposition": f'attachment; filename="post-{post.id}-photo-{position}-original"'})

@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
 from consent_registry.models import Person, Takedown
-from gateway.core import storage
 from gateway.core.db import utcnow
 from gateway.core.errors import Problem, Refused
 from gateway.models import User
@@ -114,7 +113,7 @@ def annotated(post_id, position):
     image = next((i for i in post.images if i.position == position and i.clean_key), None) or abort(404)
     ids = {f.person_id for f in image.faces if f.person_id}
     names = {p.id: p.display_name for p in db().scalars(select(Person).where(Person.id.in_(ids)))}
-    picture = Image.open(io.BytesIO(storage.get(settings().media, image.clean_key))).convert("RGB")
+    picture = Image.open(io.BytesIO(settings().media.get(image.clean_key))).convert("RGB")
     draw = ImageDraw.Draw(picture)
     width = max(2, picture.width // 400)
     font = ImageFont.load_default(size=max(14, picture.width // 60))

@@ -111,7 +111,7 @@ def test_a_refused_consent_records_nothing(settings, session, people, read):
 def test_an_import_preview_is_kept_owner_only_and_confirmed_once(settings, session, school, read):
     preview = consent.preview_import(session, settings, CSV)
     assert preview.token and not preview.plan.errors
-    path = settings.instance / "imports" / f"{preview.token}.csv"
+    path = settings.instance / "imports" / preview.token[:2] / preview.token
     assert path.stat().st_mode & 0o777 == 0o600
     imported = consent.confirm_import(session, settings, preview.token, "test")
     assert len(imported.plan.changes) == 14 and not path.exists()

@@ -45,7 +45,7 @@ def test_a_worker_killed_after_claiming_and_publishing_but_before_recording_publ
     monkeypatch.setenv("PUBLISH_TIMEOUT", "10")  # the claim's lease ends 15 s after it is taken
     (post_id,) = approved(login, work, ["Our choir sang at the town hall"])
     pub_id = fetch(Post, post_id).publications[0].id
-    posts = settings.archive / "demo_archive" / "posts"
+    posts = settings.instance / "archive" / "demo_archive" / "posts"
     (posts / "stuck").mkdir(parents=True)
     # The archive rewrites its index from every post.json after publishing: reading this pipe hangs the job
     # after the post is out and before the database records it, where a dead worker hurts most.
@@ -144,7 +144,7 @@ def test_a_sigterm_while_a_maintenance_query_waits_stops_the_worker(login, fetch
 def test_two_reconcilers_at_once_record_and_requeue_each_publication_once(login, work, fetch, read, settings):
     ids = approved(login, work, [f"Class {n} planted a tree" for n in range(4)])
     queues.connection(settings).flushdb()  # the publish jobs went with a dead worker
-    archive = ArchivePublisher(settings.archive / "demo_archive")
+    archive = ArchivePublisher(settings.archive.within("demo_archive"))
     with session_for(settings.database_url) as s:  # the state claims leave behind; half reached the archive
         for n, pub in enumerate(s.scalars(select(Publication).order_by(Publication.id))):
             pub.state, pub.attempts, pub.lease_until = "publishing", 1, utcnow() - timedelta(seconds=1)
@@ -206,14 +206,14 @@ def test_smt_cannot_reschedule_years_ahead(login, work, fetch):
 def test_a_takedown_removes_a_post_that_its_record_lost_track_of(login, work, fetch, settings):
     (post_id,) = approved(login, work, ["Sports day results"])
     work()
-    posts = settings.archive / "demo_archive" / "posts"
+    posts = settings.instance / "archive" / "demo_archive" / "posts"
     assert fetch(Post, post_id).state == "published" and len(list(posts.iterdir())) == 1
     with session_for(settings.database_url) as s:  # as two racing reconcilers once left it: live, but "pending"
         s.get(Post, post_id).publications[0].state = "pending"
         s.commit()
     login("smt").post(f"/review/{post_id}/take-down", {"reason": "A parent asked us to"})
     work()
-    assert list(posts.iterdir()) == []
+    assert not posts.exists()  # its files are gone, and with them its folders
     assert fetch(Post, post_id).state == "taken_down" and fetch(Post, post_id).publications[0].state == "removed"
 
 
@@ -340,7 +340,7 @@ def test_a_takedown_is_not_held_back_by_ten_queued_checks(gateway_run, login, fe
     wait_for(lambda: fetch(Post, live).state == "taken_down", 120, "the takedown", log)
     unchecked = [p for p in waiting if fetch(Post, p).state in ("submitted", "checking")]
     assert len(unchecked) >= 5, f"the takedown waited for {10 - len(unchecked)} of 10 checks"
-    assert not (settings.archive / "demo_archive" / "posts" / str(fetch(Post, live).publications[0].id)).exists()
+    assert not (settings.instance / "archive" / "demo_archive" / "posts" / str(fetch(Post, live).publications[0].id)).exists()
 
 
 def test_a_process_that_keeps_exiting_is_restarted_with_backoff_and_the_health_page_reports_it_down(

@@ -138,24 +138,23 @@ def test_a_file_in_a_field_the_form_does_not_have_is_named_as_not_added(login, f
     assert re.findall(r'name="held_(\d)"', page) == ["1"] and ">A painting</textarea>" in page
 
 
-def _preview(settings, name: str, minutes_old: float):
-    folder = settings.instance / "imports"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{name}.csv"
-    path.write_text("mis_id\n")
+def _preview(settings, minutes_old: float):
+    """An import preview kept (in the instance folder's store) as if `minutes_old` ago."""
+    token = settings.imports.put(b"mis_id\n")
+    path = settings.instance / "imports" / token[:2] / token
     when = time.time() - minutes_old * 60
     os.utime(path, (when, when))
     return path
 
 
 def test_an_import_preview_nobody_confirmed_is_deleted_after_an_hour(settings):
-    old, young = _preview(settings, "a" * 32, 61), _preview(settings, "b" * 32, 59)
+    old, young = _preview(settings, 61), _preview(settings, 59)
     assert purge_import_previews(settings) == 1
     assert not old.exists() and young.exists()
 
 
 def test_every_maintenance_round_deletes_old_previews_even_when_another_reconciler_holds_the_lock(settings, work):
-    old = _preview(settings, "c" * 32, 61)
+    old = _preview(settings, 61)
     with reconcile.exclusive(queues.connection(settings)):  # the worker's round finds the lock taken
         work()
     assert not old.exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from gateway.core import storage
 from gateway.core.db import utcnow
 from moderation.models import Post
 from tests.helpers import WITHDRAWAL, post_id_of, submit
@@ -62,13 +61,13 @@ def test_a_changed_remembered_rendition_is_not_used(settings, registry, login, w
     post_id = two_photos(teacher)
     work()
     before = memos(fetch, post_id)[1]["clean"]
-    path = settings.media / before["key"][:2] / before["key"]
+    path = settings.instance / "media" / before["key"][:2] / before["key"]
     path.write_bytes(path.read_bytes() + b"Exif GPS 51.75N")
     smt.post(f"/review/{post_id}/photos/1/obscure", {"left": 0, "top": 0, "width": 20, "height": 20})
     work()
     after = memos(fetch, post_id)[1]["clean"]
     assert after["key"] != before["key"] and not path.exists()
-    assert b"Exif GPS" not in storage.get(settings.media, fetch(Post, post_id).images[1].clean_key)
+    assert b"Exif GPS" not in settings.media.get(fetch(Post, post_id).images[1].clean_key)
 
 
 def test_remembered_renditions_are_purged_with_the_originals(settings, registry, login, work, fetch):
@@ -80,4 +79,4 @@ def test_remembered_renditions_are_purged_with_the_originals(settings, registry,
     assert fetch(Post, post_id).state == "rejected"
     purge_originals(settings, now=utcnow() + timedelta(days=settings.retention_days + 1))
     assert memos(fetch, post_id) == [{}, {}]
-    assert not any((settings.media / key[:2] / key).exists() for key in keys)
+    assert not any((settings.instance / "media" / key[:2] / key).exists() for key in keys)

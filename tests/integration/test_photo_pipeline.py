@@ -40,7 +40,7 @@ def test_a_phone_photo_and_a_camera_photo_are_published_without_metadata(login, 
     work()
     post = fetch(Post, post_id)
     assert post.state == "published"
-    folder = settings.archive / "demo_archive" / "posts" / str(post.publications[0].id)
+    folder = settings.instance / "archive" / "demo_archive" / "posts" / str(post.publications[0].id)
     published = sorted(folder.glob("photo-*.jpg"))
     assert [p.name for p in published] == ["photo-1.jpg", "photo-2.jpg"]
     for path in published:
@@ -140,7 +140,7 @@ def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period
     work()
     post = fetch(Post, post_id)
     key = post.images[0].original_key
-    original_file = settings.media / key[:2] / key
+    original_file = settings.instance / "media" / key[:2] / key
     assert original_file.exists() and original_file.stat().st_mode & 0o777 == 0o600
     assert "Canon_40D" not in str(original_file)
 
@@ -155,9 +155,7 @@ def test_originals_are_for_reviewers_only_and_deleted_after_the_retention_period
 
 
 def test_unconfirmed_import_previews_are_deleted_after_an_hour(settings):
-    folder = settings.instance / "imports"
-    folder.mkdir(exist_ok=True)
-    (folder / "abc.csv").write_text("mis_id\n")
+    token = settings.imports.put(b"mis_id\n")
     assert purge_import_previews(settings) == 0
     assert purge_import_previews(settings, now=utcnow() + timedelta(hours=2)) == 1
-    assert not (folder / "abc.csv").exists()
+    assert not (settings.instance / "imports" / token[:2] / token).exists()

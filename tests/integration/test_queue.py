@@ -97,7 +97,7 @@ def test_a_publish_that_died_after_claiming_is_looked_up_before_publishing_again
         pub = s.scalars(select(Publication)).one()
         pub.state, pub.attempts, pub.lease_until = "publishing", 1, utcnow() - timedelta(seconds=1)
         pub.post.state = "publishing"
-        archive = ArchivePublisher(settings.archive / "demo_archive")
+        archive = ArchivePublisher(settings.archive.within("demo_archive"))
         if reached_the_archive:
             archive.publish(outgoing_for(pub, settings))
         s.commit()
