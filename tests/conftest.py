@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import create_engine, make_url, text
 
 from gateway.core import settings as settings_module
+from gateway.core.schools import DEFAULT_SCHOOL, School
 import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
 import moderation.audit  # noqa: F401
 from moderation.link_rules import LinkRule
@@ -134,7 +135,9 @@ def env(backend, monkeypatch):
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-    with session_for(s.database_url) as session:  # the default allow list, as the migration seeds it
+    with session_for(s.database_url) as session:  # the first school and the default allow list, as migrations make them
+        session.add(School(id=DEFAULT_SCHOOL, domains=[]))
+        session.flush()
         session.add_all(LinkRule(kind="allow", entry=e, added_by="default list") for e in DEFAULT_ALLOW)
         session.commit()
 
