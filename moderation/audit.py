@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import JSON, Integer, String, false, or_, select
+from sqlalchemy import JSON, Integer, String, and_, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.core.db import Base, UTCDateTime, utcnow
-from gateway.core.schools import ALL_SCHOOLS, register_child, school_of
+from gateway.core.schools import ALL_SCHOOLS, School, register_child, school_of
 
 GENESIS = "0" * 64
 
@@ -51,7 +51,10 @@ def _digest(prev_hash, seq, at, actor, action, subject, details, school=None) ->
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-register_child(AuditEntry, lambda school: AuditEntry.school_id == school)
+# An entry written outside any school (a maintenance round, a command without --school) is every school's while the
+# installation has one school, as before schools came; in a trust it is the trust's alone.
+register_child(AuditEntry, lambda school: or_(AuditEntry.school_id == school, and_(
+    AuditEntry.school_id.is_(None), select(func.count(School.id)).scalar_subquery() == 1)))
 
 
 def actor_label(user) -> str:
