@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("domains", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
-    op.bulk_insert(schools, [{"id": 1, "name": None, "domains": []}])
+    op.bulk_insert(schools, [{"name": None, "domains": []}])  # school 1: its id from the sequence, which moves on
     for name in OWNED:
         with op.batch_alter_table(name) as batch:
             batch.add_column(sa.Column("school_id", sa.Integer(), nullable=False, server_default="1"))
