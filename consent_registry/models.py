@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, column, select, table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.schools import SchoolOwned, register_child
 
 PUPIL, STAFF = "pupil", "staff"
 GRANTED, REFUSED, WITHDRAWN = "granted", "refused", "withdrawn"
@@ -14,7 +15,7 @@ STATUSES = (GRANTED, REFUSED, WITHDRAWN)
 SOCIAL = "social"  # the general social-media consent; a network's own consent is on the channel of its name
 
 
-class Person(Base):
+class Person(SchoolOwned, Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,3 +105,14 @@ class Takedown(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+def _people_of(school: int):
+    return select(Person.id).where(Person.school_id == school)
+
+
+_posts = table("posts", column("id"), column("school_id"))  # moderation's; the registry does not import it
+register_child(PhotoConsent, lambda school: PhotoConsent.person_id.in_(_people_of(school)))
+register_child(BiometricConsent, lambda school: BiometricConsent.person_id.in_(_people_of(school)))
+register_child(FaceTemplate, lambda school: FaceTemplate.person_id.in_(_people_of(school)))
+register_child(Takedown, lambda school: Takedown.post_id.in_(select(_posts.c.id).where(_posts.c.school_id == school)))

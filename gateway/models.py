@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.schools import SchoolOwned, register_child
 
 TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
 ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
@@ -15,8 +16,9 @@ ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher",
 SECOND_FACTOR_ROLES = (SMT, HEAD, CONSENT_OFFICER)
 
 
-class User(Base):
+class User(SchoolOwned, Base):
     __tablename__ = "users"
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)  # None: the trust's
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -68,7 +70,7 @@ class User(Base):
         return str(self.id)
 
 
-class Account(Base):
+class Account(SchoolOwned, Base):
     """An official social media account of the school (policy §6: confirmed by the head)."""
 
     __tablename__ = "accounts"
@@ -155,3 +157,6 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+register_child(Notice, lambda school: Notice.user_id.in_(select(User.id).where(User.school_id == school)))

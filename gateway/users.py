@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from zxcvbn import zxcvbn
 
+from gateway.core.schools import ALL_SCHOOLS
 from gateway.core.db import utcnow
 from gateway.core.errors import Refused
 from gateway.models import ROLES, User
@@ -119,7 +120,7 @@ def create_user(session, email: str, name: str, role: str, password: str, by, ha
     problem = password and password_problem(password, [*hints, name, email])
     if problem:
         raise UserError(problem)
-    if session.scalar(select(User).where(User.email == email)):
+    if session.scalar(select(User).where(User.email == email).execution_options(**{ALL_SCHOOLS: True})):
         raise UserError(f"there is already a user {email}")
     user = User(email=email, name=name.strip(), role=role, active=True,
                 password_hash=hash_password(hasher, password) if password else "",

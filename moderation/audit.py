@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import JSON, Integer, String, false, or_, select
+from sqlalchemy import JSON, Integer, String, and_, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.schools import ALL_SCHOOLS, School, register_child, school_of
 
 GENESIS = "0" * 64
 
@@ -25,6 +26,7 @@ class AuditEntry(Base):
     details: Mapped[dict] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    school_id: Mapped[int | None] = mapped_column(Integer, index=True)  # None: written for the whole trust
 
 
 class AuditHead(Base):
@@ -37,14 +39,22 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-def _digest(prev_hash, seq, at, actor, action, subject, details) -> str:
+def _digest(prev_hash, seq, at, actor, action, subject, details, school=None) -> str:
+    """The entry's hash; its school is hashed too, when it has one (entries from before schools have none)."""
     body = json.dumps(
-        [prev_hash, seq, at.isoformat(timespec="microseconds"), actor, action, subject, details],
+        [prev_hash, seq, at.isoformat(timespec="microseconds"), actor, action, subject, details,
+         *([school] if school is not None else [])],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+# An entry written outside any school (a maintenance round, a command without --school) is every school's while the
+# installation has one school, as before schools came; in a trust it is the trust's alone.
+register_child(AuditEntry, lambda school: or_(AuditEntry.school_id == school, and_(
+    AuditEntry.school_id.is_(None), select(func.count(School.id)).scalar_subquery() == 1)))
 
 
 def actor_label(user) -> str:
@@ -62,9 +72,10 @@ def record(session: Session, actor, action: str, subject: str, **details) -> Aud
     seq = head.seq + 1
     label = actor_label(actor)
     details = json.loads(json.dumps(details, default=str))
+    school = school_of(session)
     entry = AuditEntry(
         seq=seq, at=at, actor=label, action=action, subject=subject, details=details, prev_hash=head.hash,
-        hash=_digest(head.hash, seq, at, label, action, subject, details),
+        hash=_digest(head.hash, seq, at, label, action, subject, details, school), school_id=school,
     )
     session.add(entry)
     head.seq, head.hash = seq, entry.hash
@@ -82,12 +93,13 @@ class Verification:
 def verify(session: Session) -> Verification:
     """Recompute the chain; any edited, inserted or deleted entry breaks it."""
     prev, expected_seq, count = GENESIS, 1, 0
-    for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
+    for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(**{ALL_SCHOOLS: True})
+                             ).scalars():
         if e.seq != expected_seq:
             return Verification(False, count, f"entry {expected_seq} is missing (next is {e.seq})")
         if e.prev_hash != prev:
             return Verification(False, count, f"entry {e.seq} does not follow entry {e.seq - 1}")
-        if _digest(prev, e.seq, e.at, e.actor, e.action, e.subject, e.details) != e.hash:
+        if _digest(prev, e.seq, e.at, e.actor, e.action, e.subject, e.details, e.school_id) != e.hash:
             return Verification(False, count, f"entry {e.seq} ({e.action} {e.subject}) was changed")
         prev, expected_seq, count = e.hash, e.seq + 1, count + 1
     head = session.get(AuditHead, 1)

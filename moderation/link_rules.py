@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base, UTCDateTime, utcnow
 from gateway.core.errors import Refused
+from gateway.core.schools import DEFAULT_SCHOOL, School, school_of
 from gateway.core.settings import Settings, SettingsError
 from moderation import audit
 from workers.checks.links import LinkPolicy, normalise_entry
@@ -64,9 +65,10 @@ def school_domains(settings: Settings) -> tuple[str, ...]:
 
 def link_policy(session, settings: Settings) -> LinkPolicy:
     """The lists from the database, plus the school's own domains from the settings."""
-    found = rules(session)
+    found, school = rules(session), session.get(School, school_of(session) or DEFAULT_SCHOOL)
     return LinkPolicy(
-        allow=tuple(r.entry for r in found if r.kind == ALLOW) + school_domains(settings),
+        allow=tuple(r.entry for r in found if r.kind == ALLOW) + school_domains(settings)
+        + tuple(normalise_entry(d) for d in (school.domains if school else ())),
         block=tuple(r.entry for r in found if r.kind == BLOCK),
         expand_shortened=settings.link_expand,
         safe_browsing_url=settings.safe_browsing_url, safe_browsing_key=settings.safe_browsing_key,

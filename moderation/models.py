@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.schools import SchoolOwned, register_child
 from gateway.models import Account, User
 from moderation import lifecycle
 
@@ -19,7 +20,7 @@ post_accounts = Table(
 )
 
 
-class Post(Base):
+class Post(SchoolOwned, Base):
     __tablename__ = "posts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,3 +168,16 @@ class Publication(Base):
 
     post: Mapped[Post] = relationship(back_populates="publications")
     account: Mapped[Account] = relationship()
+
+
+def _posts_of(school: int):
+    return select(Post.id).where(Post.school_id == school)
+
+
+register_child(PostImage, lambda school: PostImage.post_id.in_(_posts_of(school)))
+register_child(FindingRow, lambda school: FindingRow.post_id.in_(_posts_of(school)))
+register_child(Publication, lambda school: Publication.post_id.in_(_posts_of(school)))
+register_child(ImageRendition, lambda school: ImageRendition.image_id.in_(
+    select(PostImage.id).where(PostImage.post_id.in_(_posts_of(school)))))
+register_child(ImageFace, lambda school: ImageFace.image_id.in_(
+    select(PostImage.id).where(PostImage.post_id.in_(_posts_of(school)))))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.schools import register_child
 from gateway.core.errors import Refused
 from gateway.models import Account, User
-from moderation.models import Publication
+from moderation.models import Post, Publication
 
 FINE, HIDE, ASK = "fine", "hide", "ask"
 VERDICT_NAMES = {FINE: "fine", HIDE: "hide at once", ASK: "ask SMT"}
@@ -163,3 +164,9 @@ def poll_after(poll: ReplyPoll, when: datetime, note: str | None) -> None:
     """The read is over (or cut short); the next is at `when`, under a new round."""
     poll.round += 1
     poll.next_at, poll.note = when, note
+
+
+register_child(Reply, lambda school: Reply.publication_id.in_(
+    select(Publication.id).join(Post).where(Post.school_id == school)))
+register_child(ReplyPoll, lambda school: ReplyPoll.account_id.in_(select(Account.id).where(Account.school_id == school)))
+register_child(ReplyAlert, lambda school: ReplyAlert.post_id.in_(select(Post.id).where(Post.school_id == school)))

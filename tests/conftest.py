@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import create_engine, make_url, text
 
 from gateway.core import settings as settings_module
+from gateway.core.schools import School
 import consent_registry.models  # noqa: F401  (all tables are known when the tests clear them)
 import moderation.audit  # noqa: F401
 from moderation.link_rules import LinkRule
@@ -49,12 +50,21 @@ LONGEST_FIRST = ("tests/unit/test_detection.py", "tests/integration/test_queue.p
                  "tests/integration/test_faces.py")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
         module = item.nodeid.split("::")[0]
         return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within each module, and of the rest, is kept
+    if SERVICES:  # pages are pages on either set-up: the browser tests drive the real services' only, where there are
+        # some (the integration tests take each set-up through the same paths), which keeps CI in its ten minutes
+        embedded = [i for i in items if i.get_closest_marker("browser") and _backend(i) == "embedded"]
+        config.hook.pytest_deselected(items=embedded)
+        items[:] = [i for i in items if i not in embedded]
+
+
+def _backend(item) -> str | None:
+    return getattr(item, "callspec", None) and item.callspec.params.get("backend")
 
 
 def _own_database(url: str, worker: str) -> str:
@@ -134,7 +144,9 @@ def env(backend, monkeypatch):
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-    with session_for(s.database_url) as session:  # the default allow list, as the migration seeds it
+    with session_for(s.database_url) as session:  # the first school and the default allow list, as migrations make them
+        session.add(School(domains=[]))  # school 1 (DEFAULT_SCHOOL): the tables start afresh
+        session.flush()
         session.add_all(LinkRule(kind="allow", entry=e, added_by="default list") for e in DEFAULT_ALLOW)
         session.commit()
 

@@ -9,6 +9,7 @@ import click
 from gateway.core import settings as settings_module
 from gateway.core.errors import Refused
 from gateway.core.db import session_for
+from gateway.core.schools import for_school
 from moderation.link_rules import school_domains
 
 
@@ -23,7 +24,10 @@ def load_settings():
 
 
 def session(settings):
-    return session_for(settings.database_url)
+    """A database session for the school given with `gateway --school ID` (every school's without one)."""
+    context = click.get_current_context(silent=True)
+    school = context.find_root().params.get("school") if context is not None else None
+    return for_school(session_for(settings.database_url), school)
 
 
 @contextmanager

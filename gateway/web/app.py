@@ -141,3 +141,4 @@ def register_template_helpers(app: Flask, gateway_settings) -> None:
     app.add_template_global(lifecycle.SHOWN_NAMES, "shown_names")
     app.add_template_global(lifecycle.STATE_SENTENCES, "state_sentences")
     app.add_template_global(lambda: unread_notices(db(), current_user), "unread_notices")
+    app.add_template_global(lambda: g.get("school_name") or gateway_settings.school_name, "school_name")

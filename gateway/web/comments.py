@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from gateway.models import Account
 from gateway.core.errors import Refused
 from gateway.services import comments
 from gateway.services.queueing import QUEUE_DOWN
@@ -71,6 +72,8 @@ def concern(reply_id: int):
 @bp.post("/comments/accounts/<int:account_id>/read")
 @requires(reviewer)
 def read_now(account_id: int):
+    if db().get(Account, account_id) is None:  # none, or another school's
+        abort(404)
     try:
         queued = comments.read_now(db(), settings(), current_user, account_id)
     except Refused as exc:

@@ -120,3 +120,17 @@ def test_audit_verify_detects_an_edited_or_deleted_entry(env, settings, school):
         s.commit()
     deleted = gateway("audit", "verify")
     assert deleted.exit_code == 1 and "entry 3 is missing" in deleted.stderr
+
+
+def test_a_trust_adds_a_school_and_acts_for_it(env, settings):
+    added = gateway("schools", "add", "Hill School", "--domain", "Hill.sch.uk")
+    assert added.exit_code == 0 and added.output.strip() == "added school 2: Hill School"
+    assert "2\tHill School\thill.sch.uk" in gateway("schools", "list").output
+    assert gateway("--school", "2", "users", "add", "hana@hill.sch.uk", "--name", "Hana", "--role", "teacher",
+                   stdin="").exit_code == 0
+    assert gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="").exit_code == 0
+    theirs, everyone = gateway("--school", "2", "users", "list").output, gateway("users", "list").output
+    assert "hana@hill.sch.uk" in theirs and "amy@school.org" not in theirs
+    assert "hana@hill.sch.uk" in everyone and "amy@school.org" in everyone
+    assert "there is already a user" in gateway("--school", "2", "users", "add", "amy@school.org", "--name", "A",
+                                                "--role", "teacher", stdin="").output

@@ -339,7 +339,9 @@ def test_a_takedown_is_not_held_back_by_ten_queued_checks(gateway_run, login, fe
     assert smt.post(f"/review/{live}/take-down", {"reason": "A parent asked us to"}).status_code == 302
     wait_for(lambda: fetch(Post, live).state == "taken_down", 120, "the takedown", log)
     unchecked = [p for p in waiting if fetch(Post, p).state in ("submitted", "checking")]
-    assert len(unchecked) >= 5, f"the takedown waited for {10 - len(unchecked)} of 10 checks"
+    # had it waited its turn, all ten would be checked; how many were done while the posts were being sent varies
+    # with the machine's load, so only "not all" is certain
+    assert unchecked, "the takedown waited for all 10 checks queued before it"
     assert not (settings.instance / "archive" / "demo_archive" / "posts" / str(fetch(Post, live).publications[0].id)).exists()
 
 
