@@ -46,8 +46,9 @@ REDIS_DATABASES = 16  # Redis' default
 
 # The modules whose tests run longest (module-wide detection data, killed and restarted workers, a 15-second
 # queue outage): they start first, so that under pytest-xdist none of them is left running alone at the end.
-LONGEST_FIRST = ("tests/unit/test_detection.py", "tests/integration/test_queue.py", "tests/integration/test_faults.py",
-                 "tests/integration/test_faces.py")
+LONGEST_FIRST = ("tests/unit/test_detection.py", "tests/browser/test_browser_accessibility.py",
+                 "tests/integration/test_queue.py", "tests/integration/test_faults.py",
+                 "tests/browser/test_browser_progress.py", "tests/integration/test_faces.py")
 
 
 def pytest_collection_modifyitems(config, items):
