@@ -31,7 +31,7 @@ run: install
 # Most of the suite waits on real processes (workers, the queue, Chromium), so more pytest-xdist workers than
 # cores pay; each has its own database and Redis database (tests/conftest.py). loadgroup hands out one test
 # at a time, except a module marked xdist_group, which stays on one worker with its module-wide data.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 
 $(AXE): | $(BIN)/python
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe "axe-core@4.14.1"
