@@ -62,7 +62,6 @@ class SchedulerStops:
 class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
     settings = None
     max_connection_wait_time = MAX_WAIT  # rq's own retries while idle
-    stopping = False
 
     def run_maintenance_tasks(self):
         self._purge_left_behind()  # first: it needs no queue, so nothing the queue does can skip it
