@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, column, select, table
+from sqlalchemy import (Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, column, select,
+                        table)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.core.db import Base, UTCDateTime, utcnow
@@ -17,9 +18,10 @@ SOCIAL = "social"  # the general social-media consent; a network's own consent i
 
 class Person(SchoolOwned, Base):
     __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("school_id", "mis_id", name="uq_people_school_id_mis_id"),)  # each MIS its own
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mis_id: Mapped[str] = mapped_column(String(40), unique=True)
+    mis_id: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(10))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))

@@ -9,11 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gateway.core.db import Base, UTCDateTime, utcnow
 from gateway.core.schools import SchoolOwned, register_child
 
-TEACHER, SMT, HEAD, CONSENT_OFFICER = "teacher", "smt", "head", "consent_officer"
-ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)
-ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer"}
-# Those who approve, publish or change consent log in with a second factor; teachers may choose to.
-SECOND_FACTOR_ROLES = (SMT, HEAD, CONSENT_OFFICER)
+TEACHER, SMT, HEAD, CONSENT_OFFICER, DPO = "teacher", "smt", "head", "consent_officer", "dpo"
+SCHOOL_ROLES = (TEACHER, SMT, HEAD, CONSENT_OFFICER)  # the head gives these to the school's staff
+ROLES = (*SCHOOL_ROLES, DPO)  # the trust's data protection officer belongs to no one school and reads every school's
+ROLE_NAMES = {TEACHER: "Teacher", SMT: "Senior management", HEAD: "Headteacher", CONSENT_OFFICER: "Consent officer",
+              DPO: "Trust data protection officer"}
+# Those who approve, publish, change consent or read every school's records log in with a second factor; teachers
+# may choose to.
+SECOND_FACTOR_ROLES = (SMT, HEAD, CONSENT_OFFICER, DPO)
 
 
 class User(SchoolOwned, Base):
@@ -41,6 +44,15 @@ class User(SchoolOwned, Base):
     @property
     def needs_second_factor(self) -> bool:
         return self.role in SECOND_FACTOR_ROLES or self.second_factor
+
+    @property
+    def trust_wide(self) -> bool:
+        """Of the trust, not of one school: their pages show every school's records, and they write none."""
+        return self.role == DPO
+
+    @property
+    def can_audit(self) -> bool:
+        return self.can_review or self.trust_wide
 
     @property
     def can_review(self) -> bool:

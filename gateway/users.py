@@ -14,10 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from zxcvbn import zxcvbn
 
-from gateway.core.schools import ALL_SCHOOLS
+from gateway.core.schools import ALL_SCHOOLS, school_of
 from gateway.core.db import utcnow
 from gateway.core.errors import Refused
-from gateway.models import ROLES, User
+from gateway.models import DPO, ROLES, User
 from moderation import audit
 
 # argon2id, chosen by the PASSWORD_HASHING setting. "rfc9106" is RFC 9106's second recommended option (3 passes
@@ -117,6 +117,9 @@ def create_user(session, email: str, name: str, role: str, password: str, by, ha
         raise UserError("a name is required")
     if role not in ROLES:
         raise UserError(f"the role must be one of {', '.join(ROLES)}")
+    if role == DPO and school_of(session) is not None:
+        raise UserError("the trust's data protection officer belongs to no one school: the trust adds them, with "
+                        "`gateway users add` and no --school")
     problem = password and password_problem(password, [*hints, name, email])
     if problem:
         raise UserError(problem)

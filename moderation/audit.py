@@ -62,8 +62,9 @@ def actor_label(user) -> str:
     return user if isinstance(user, str) else f"user:{user.id} {user.email}"
 
 
-def record(session: Session, actor, action: str, subject: str, **details) -> AuditEntry:
-    """Append an entry in the caller's transaction."""
+def record(session: Session, actor, action: str, subject: str, school: int | None = None, **details) -> AuditEntry:
+    """Append an entry in the caller's transaction, as the session's school's, or `school`'s when a session of every
+    school (a maintenance round, a log-in) acts on one school's record."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
@@ -72,7 +73,7 @@ def record(session: Session, actor, action: str, subject: str, **details) -> Aud
     seq = head.seq + 1
     label = actor_label(actor)
     details = json.loads(json.dumps(details, default=str))
-    school = school_of(session)
+    school = school_of(session) if school_of(session) is not None else school
     entry = AuditEntry(
         seq=seq, at=at, actor=label, action=action, subject=subject, details=details, prev_hash=head.hash,
         hash=_digest(head.hash, seq, at, label, action, subject, details, school), school_id=school,

@@ -216,7 +216,7 @@ def app(settings):
 def login(app, school):
     """login(role) gives a test client logged in as the demo user with that role."""
     emails = {"teacher": "teacher@demo.school", "smt": "smt@demo.school", "head": "head@demo.school",
-              "consent_officer": "office@demo.school"}
+              "consent_officer": "office@demo.school", "dpo": "dpo@demo.school"}
     return lambda role: Client(app).login(emails[role], school[role])
 
 

@@ -212,7 +212,8 @@ def _checks(session, settings, conn, post_id: int, report: Report) -> None:
         if post.check_lease_until and post.check_lease_until > utcnow():
             return session.rollback()
         lifecycle.requeue_checks(post)
-        audit.record(session, "reconciler", "checks_requeued", f"post:{post.id}", reason="check lease ended")
+        audit.record(session, "reconciler", "checks_requeued", f"post:{post.id}", post.school_id,
+                     reason="check lease ended")
     elif post.state != lifecycle.SUBMITTED or _job_alive(conn, queues.check_job_id(post.id, post.check_attempt)):
         return session.rollback()
     attempt = post.check_attempt
@@ -230,7 +231,7 @@ def _expire(session, settings, post_id: int, now, report: Report) -> None:
             return session.commit()
         return session.rollback()
     lifecycle.expire_approval(post)
-    audit.record(session, "reconciler", "approval_expired", f"post:{post.id}")
+    audit.record(session, "reconciler", "approval_expired", f"post:{post.id}", post.school_id)
     session.commit()
     report.approvals_expired.append(post_id)
 
@@ -280,7 +281,8 @@ def _resolve_unknown(session, settings, conn, pub, report: Report) -> None:
         publishing.give_up(session, pub, f"It was tried {pub.attempts} times and cannot be found on {pub.account.label}.")
         return
     lifecycle.requeue_publication(pub)
-    audit.record(session, "reconciler", "publish_requeued", f"post:{pub.post_id}", account=pub.account.label)
+    audit.record(session, "reconciler", "publish_requeued", f"post:{pub.post_id}", pub.post.school_id,
+                 account=pub.account.label)
     session.commit()
     queues.enqueue_publish(settings, pub.id, pub.attempts, None, conn)
     report.publications_requeued.append(pub.id)

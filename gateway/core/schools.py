@@ -9,12 +9,14 @@ own rounds, the trust's data protection officer) sees every school. A single sch
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
 from gateway.core.db import Base, UTCDateTime, utcnow
+from gateway.core.settings import Settings
 
 DEFAULT_SCHOOL = 1  # the school an installation starts with, made by the migration that brought schools in
 ALL_SCHOOLS = "all_schools"  # an execution option: this one query looks across schools (the sign-in's own)
@@ -26,6 +28,8 @@ class School(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))  # None: the installation's SCHOOL_NAME
     domains: Mapped[list] = mapped_column(JSON, default=list)  # the school's own web domains, trusted in links
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: the installation's RETENTION_DAYS
+    face_detector: Mapped[str | None] = mapped_column(String(20))  # None: the installation's FACE_DETECTOR
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -57,11 +61,22 @@ def school_of(session: Session) -> int | None:
     return session.info.get("school")
 
 
-def name_of(session: Session, default: str) -> str:
-    """The name of the session's school, or `default` (the installation's SCHOOL_NAME) for one without a name."""
+def as_school(session: Session, settings: Settings, school_id: int | None) -> Settings:
+    """The session becomes the school's (for_school), and the school's settings are returned (settings_for)."""
+    return settings_for(for_school(session, school_id), settings)
+
+
+def settings_for(session: Session, settings: Settings) -> Settings:
+    """The installation's settings with the session's school's own: its name, web domains, retention and face
+    detector (a session for every school keeps the installation's)."""
     school = school_of(session)
     found = session.get(School, school) if school is not None else None
-    return found.name if found is not None and found.name else default
+    if found is None:
+        return settings
+    return replace(settings, school_name=found.name or settings.school_name,
+                   school_domains=(*settings.school_domains, *found.domains),
+                   retention_days=found.retention_days or settings.retention_days,
+                   face_detector=found.face_detector or settings.face_detector)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -81,6 +96,8 @@ def _stamp_new_records(session: Session, _context, _instances) -> None:
     for record in session.new:
         if not isinstance(record, SchoolOwned):
             continue
+        if record.school_id is None and school is None and getattr(record, "trust_wide", False):
+            continue  # the trust's own (its data protection officer), made by the trust
         if record.school_id is None:
             record.school_id = school if school is not None else DEFAULT_SCHOOL
         elif school is not None and record.school_id != school:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from gateway.core import mail
 from gateway.core.db import lock_row, session_for, utcnow
+from gateway.core.schools import as_school
 from gateway.models import HEAD, SMT, User
 from gateway.services.queueing import commit_then_enqueue
 from moderation import audit, replies
@@ -17,9 +18,10 @@ from workers import queues
 log = logging.getLogger(__name__)
 
 
-def recipients(session) -> list[str]:
-    return list(session.scalars(select(User.email).where(User.role.in_([SMT, HEAD]), User.active)
-                                .order_by(User.id)))
+def recipients(session, school_id: int) -> list[str]:
+    """The school's senior leaders' addresses (named here too: a maintenance round's session sees every school's)."""
+    return list(session.scalars(select(User.email).where(User.role.in_([SMT, HEAD]), User.active,
+                                                         User.school_id == school_id).order_by(User.id)))
 
 
 def send_alert(settings, post_id: int) -> None:
@@ -28,12 +30,14 @@ def send_alert(settings, post_id: int) -> None:
         alert = lock_row(session, ReplyAlert, post_id)
         if alert is None or not alert.pending:
             return session.rollback()
+        school = session.get(Post, post_id).school_id
+        settings = as_school(session, settings, school)
         now, before, sends = utcnow(), alert.sent_at, alert.sends
         if before is not None and now < before + replies.ALERT_GAP:
             commit_then_enqueue(session, settings, lambda conn: queues.enqueue_alert(
                 settings, post_id, sends, before + replies.ALERT_GAP, conn), f"the alert about post {post_id}")
             return
-        to = recipients(session)
+        to = recipients(session, school)
         waiting = session.scalar(select(func.count()).select_from(Reply).join(Publication).where(
             Publication.post_id == post_id, (Reply.state == replies.FAILED)
             | ((Reply.verdict != replies.FINE) & Reply.reviewed_at.is_(None))))

@@ -13,7 +13,7 @@ from consent_registry.models import SOCIAL, Person
 from consent_registry.registry import face_context, school_today
 from gateway.core.crypto import WrongKey
 from gateway.core.db import session_for
-from gateway.core.schools import for_school
+from gateway.core.schools import as_school
 from gateway.services import notices
 from gateway.platforms import PLATFORMS
 from moderation import audit, lifecycle
@@ -77,7 +77,7 @@ def check_post(settings, post_id: int, attempt: int) -> None:
         if post is None or post.check_attempt != attempt or post.state != lifecycle.SUBMITTED:
             log.info("check of post %s attempt %s is stale; skipped", post_id, attempt)
             return
-        for_school(session, post.school_id)  # its roster, faces and consents only
+        settings = as_school(session, settings, post.school_id)  # its roster, faces, consents and settings only
         lifecycle.start_checks(post, lease=timedelta(seconds=settings.check_timeout + LEASE_GRACE))
         text, limits = post.text, [target(a.label, a.platform, a.text_limit) for a in post.accounts]
         originals = [(i.label, i.original_key, i.alt_text, i.manual_regions, dict(i.memos or {})) for i in post.images]

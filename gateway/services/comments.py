@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.core.db import lock_row, session_for, utcnow
+from gateway.core.schools import as_school
 from gateway.core.errors import Refused
 from gateway.models import Account
 from gateway.platforms import PLATFORMS, publisher_for
@@ -83,6 +84,7 @@ def read_replies(settings, account_id: int, round_: int) -> None:
             log.info("the read of account %s's replies, round %s, is stale; skipped", account_id, round_)
             return
         account = poll.account
+        settings = as_school(session, settings, account.school_id)  # its school's roster, link lists and staff
         every = interval(settings, account.platform)
         posts = [(p.id, p.platform_id, p.reply_cursor) for p in watched(session, settings, account_id)]
         poll.last_at = utcnow()
@@ -201,6 +203,7 @@ def _act(session, settings, reply_id: int) -> datetime | None:
         return None
     reply.attempts += 1
     action, attempts, pub = reply.action, reply.attempts, reply.publication
+    settings = as_school(session, settings, pub.post.school_id)
     incoming = Incoming(reply.platform_id, reply.text, reply.author, reply.author_id, reply.url, reply.written_at)
     account, post_platform_id, post_id = pub.account, pub.platform_id, pub.post_id
     session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from consent_registry import importer
 from consent_registry.models import GRANTED, PUPIL, REFUSED, STAFF, Person
 from consent_registry.registry import school_today
-from gateway.models import CONSENT_OFFICER, HEAD, SMT, TEACHER, Account, User
+from gateway.models import CONSENT_OFFICER, DPO, HEAD, SMT, TEACHER, Account, User
 from gateway.services.accounts import add_account, confirm_account
 from gateway.users import create_user, generate_password, hasher_for
 from moderation.models import Post
@@ -28,6 +28,7 @@ DEMO_USERS = [
     ("smt@demo.school", "Sam Senior", SMT),
     ("teacher@demo.school", "Tara Teacher", TEACHER),
     ("office@demo.school", "Olu Office", CONSENT_OFFICER),
+    ("dpo@demo.school", "Dara Protection", DPO),  # the trust's data protection officer
 ]
 AUTHOR = "teacher@demo.school"
 ARCHIVE = "demo_archive"

@@ -26,8 +26,10 @@ def _tell(session, users, post, event: str, text: str, mailed: str | None = None
                            else f"/posts/{post.id}"))
 
 
-def _leaders(session) -> list[User]:
-    return list(session.scalars(select(User).where(User.role.in_([SMT, HEAD]), User.active)))
+def _leaders(session, post) -> list[User]:
+    """The post's school's senior leaders (named here too: a maintenance round's session sees every school's)."""
+    return list(session.scalars(select(User).where(User.role.in_([SMT, HEAD]), User.active,
+                                                   User.school_id == post.school_id)))
 
 
 def checked(session, post) -> None:
@@ -36,7 +38,7 @@ def checked(session, post) -> None:
         _tell(session, [post.author], post, "needs_changes",
               f"Post {post.id} needs your changes: the checks found problems that stop it being published.")
     else:
-        _tell(session, [u for u in _leaders(session) if u.id != post.author_id], post, "ready_for_review",
+        _tell(session, [u for u in _leaders(session, post) if u.id != post.author_id], post, "ready_for_review",
               f"Post {post.id} by {post.author.name} is ready for your review.")
 
 
@@ -64,7 +66,7 @@ def published(session, post) -> None:
 def taken_down(session, post, reason: str, failed: bool) -> None:
     """A takedown ended: the author is told it is gone; if it failed, senior leaders and the head are told at once."""
     if failed:
-        _tell(session, _leaders(session), post, "takedown_failed",
+        _tell(session, _leaders(session, post), post, "takedown_failed",
               f"Taking down post {post.id} failed: it may still be online. Look at it now.")
     else:
         _tell(session, [post.author], post, "taken_down",
@@ -74,7 +76,7 @@ def taken_down(session, post, reason: str, failed: bool) -> None:
 
 def takedown_retrying(session, post) -> None:
     """A takedown's first try failed: senior leaders and the head hear at once, not after every retry is spent."""
-    _tell(session, _leaders(session), post, "takedown_retrying",
+    _tell(session, _leaders(session, post), post, "takedown_retrying",
           f"Taking down post {post.id} did not work at the first try: it may still be online. The gateway keeps "
           "trying; look at it now, and remove it by hand on the network if you can.")
 

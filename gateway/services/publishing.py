@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from gateway.core.schools import for_school
+from gateway.core.schools import as_school
 from gateway.core.db import lock_row, session_for, utcnow
 from gateway.platforms import outgoing_for, publisher_for
 from gateway.platforms.base import PermanentError, RetryLater, Transient
@@ -32,7 +32,7 @@ def publish(settings, publication_id: int) -> None:
             log.info("publication %s is not pending; skipped", publication_id)
             return
         post = pub.post
-        for_school(session, post.school_id)
+        settings = as_school(session, settings, post.school_id)
         if post.publish_at and post.publish_at > utcnow() + timedelta(seconds=5):
             log.info("publication %s is due at %s; skipped", publication_id, post.publish_at)
             return
@@ -111,7 +111,8 @@ def give_up(session, pub, words: str) -> None:
 def _failed(session, pub, exc) -> None:
     lifecycle.publication_failed(pub, str(exc))
     lifecycle.fail_publishing(pub.post, f"{pub.account.label}: {exc}")
-    audit.record(session, "worker", "publish_failed", f"post:{pub.post_id}", account=pub.account.label, error=str(exc))
+    audit.record(session, "worker", "publish_failed", f"post:{pub.post_id}", pub.post.school_id,
+                 account=pub.account.label, error=str(exc))
     session.commit()
 
 
@@ -141,7 +142,7 @@ def take_down(settings, takedown_id: int) -> None:
             return
         takedown.attempts += 1
         post = session.get(Post, takedown.post_id)
-        for_school(session, post.school_id)
+        settings = as_school(session, settings, post.school_id)
         pub_ids = [p.id for p in post.publications if p.state in lifecycle.PUB_MAYBE_LIVE]
         session.commit()
         for pub_id in pub_ids:

@@ -30,7 +30,7 @@ def start_session(session, user: User, address: str) -> str:
     """A new log-in; returns the token for the browser's cookie (only its hash is stored)."""
     token = sign_in.new_token()
     session.add(LoginSession(token_hash=sign_in.token_hash(token), user_id=user.id, address=address[:64]))
-    audit.record(session, user, "login", f"user:{user.id}")
+    audit.record(session, user, "login", f"user:{user.id}", user.school_id)
     session.commit()
     return token
 
@@ -76,7 +76,7 @@ def end_sessions(session, user: User, why: str, by=None, keep: str | None = None
         query = query.where(LoginSession.token_hash != sign_in.token_hash(keep))
     ended = session.execute(query.values(ended_at=utcnow(), ended_why=why[:40])).rowcount
     if by is not None:
-        audit.record(session, by, "sessions_ended", f"user:{user.id}", sessions=ended, why=why)
+        audit.record(session, by, "sessions_ended", f"user:{user.id}", user.school_id, sessions=ended, why=why)
     session.commit()
     return ended
 

@@ -9,13 +9,13 @@ from gateway.services import comments, sign_in, users
 from gateway.services.accounts import add_account, confirm_account, save_credentials
 from gateway.services.links import add_rule, remove_rule
 from gateway.core.errors import Refused
-from gateway.models import ROLE_NAMES, Account, User
+from gateway.models import ROLE_NAMES, SCHOOL_ROLES, Account, User
 from gateway.platforms import PLATFORMS
 from gateway.platforms.base import PublishError
 from consent_registry.detection import MIN_ENCODABLE_PX
 from consent_registry.faces import SMALLEST_FOUND_PX, FaceSettings
 from gateway.web.util import db, head, requires, settings
-from moderation.link_rules import rules, school_domains
+from moderation.link_rules import LinkRule, rules, school_domains, several_schools
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -24,8 +24,9 @@ def _page(status=200, **extra):
     session = db()
     users = session.scalars(select(User).order_by(User.name)).all()
     accounts = session.scalars(select(Account).order_by(Account.id)).all()
-    return render_template("admin.html", users=users, accounts=accounts, roles=ROLE_NAMES, platforms=PLATFORMS,
-                           rules=rules(session), school_domains=school_domains(settings()), form=request.form,
+    return render_template("admin.html", users=users, accounts=accounts, roles={r: ROLE_NAMES[r] for r in SCHOOL_ROLES}, platforms=PLATFORMS,
+                           rules=rules(session), several_schools=several_schools(session),
+                           school_domains=school_domains(settings()), form=request.form,
                            **extra), status
 
 
@@ -127,9 +128,8 @@ def add_link_rule():
 @bp.post("/links/<int:rule_id>/remove")
 @requires(head)
 def remove_link_rule(rule_id):
-    remove_rule(db(), rule_id, current_user)
-    flash("Removed from the list.", "ok")
-    return redirect(url_for("admin.index"))
+    db().get(LinkRule, rule_id) or abort(404)  # another school's is not found, as it is not on this school's lists
+    return _apply(lambda session: remove_rule(session, rule_id, current_user), "Removed from the list.")
 
 
 @bp.post("/accounts/<int:account_id>/credentials")

@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from gateway.web import (admin, archive, auth, calendar, comments, consent, health, notices, posts, review,
                          security)
 from gateway.services.notices import unread as unread_notices
-from gateway.web.util import db
+from gateway.web.util import db, settings
 from moderation import lifecycle
 from moderation.diff import marked
 from moderation.findings import grouped
@@ -141,4 +141,4 @@ def register_template_helpers(app: Flask, gateway_settings) -> None:
     app.add_template_global(lifecycle.SHOWN_NAMES, "shown_names")
     app.add_template_global(lifecycle.STATE_SENTENCES, "state_sentences")
     app.add_template_global(lambda: unread_notices(db(), current_user), "unread_notices")
-    app.add_template_global(lambda: g.get("school_name") or gateway_settings.school_name, "school_name")
+    app.add_template_global(lambda: settings().school_name, "school_name")

@@ -12,7 +12,7 @@ from gateway.core.errors import Problem, Refused
 from gateway.services import held, posts
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.forms import numbered, whole_number
-from gateway.web.util import anyone, db, requires, reviewer, settings
+from gateway.web.util import db, requires, reviewer, settings, staff
 from moderation import lifecycle
 from moderation.models import Post
 from workers.checks.photos import PhotoLimits
@@ -102,14 +102,14 @@ def _save(post: Post | None):
 
 
 @bp.get("/posts")
-@requires(anyone)
+@requires(staff)
 def mine():
     own = db().scalars(select(Post).where(Post.author_id == current_user.id).order_by(Post.id.desc())).all()
     return render_template("my_posts.html", posts=own)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])
-@requires(anyone)
+@requires(staff)
 def new():
     if request.method == "POST":
         return _save(None)
@@ -118,7 +118,7 @@ def new():
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
-@requires(anyone)
+@requires(staff)
 def edit(post_id):
     post = load_post(post_id)
     try:
@@ -136,7 +136,7 @@ def edit(post_id):
 
 
 @bp.get("/posts/<int:post_id>")
-@requires(anyone)
+@requires(staff)
 def detail(post_id):
     post = load_post(post_id)
     return render_template("post_detail.html", post=post,
@@ -144,14 +144,14 @@ def detail(post_id):
 
 
 @bp.get("/posts/<int:post_id>/progress")
-@requires(anyone)
+@requires(staff)
 def progress(post_id):
     """How far the checks have got with each photo: the fragment the post's page polls while it is checked."""
     return render_template("_progress.html", post=load_post(post_id))
 
 
 @bp.route("/posts/<int:post_id>/withdraw", methods=["GET", "POST"])
-@requires(anyone)
+@requires(staff)
 def withdraw(post_id):
     post = load_post(post_id)
     if request.method == "GET":  # a second tap confirms: it cannot be undone
@@ -166,7 +166,7 @@ def withdraw(post_id):
 
 
 @bp.get("/posts/<int:post_id>/photos/<int:position>/clean")
-@requires(anyone)
+@requires(staff)
 def clean_photo(post_id, position):
     """The clean rendition (as ?network= gets it, where its consent shows more), the only versions ever published."""
     post = load_post(post_id)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from consent_registry.models import Person, Takedown
 from gateway.core.db import utcnow
+from gateway.core.schools import School
 from gateway.core.errors import Problem, Refused
 from gateway.models import User
 from gateway.platforms import title_of
@@ -19,7 +20,7 @@ from gateway.services import comments, review
 from gateway.services.queueing import QUEUE_DOWN
 from gateway.web.forms import finite_number, numbered
 from gateway.web.posts import load_post, local_time
-from gateway.web.util import db, requires, reviewer, settings
+from gateway.web.util import auditor, db, requires, reviewer, settings
 from moderation import audit, lifecycle
 from moderation.models import Post
 
@@ -201,30 +202,31 @@ def published():
 
 
 @bp.get("/audit")
-@requires(reviewer)
+@requires(auditor)
 def audit_log():
     session = db()
     filters, problems = _audit_filters()
-    names = _staff_names()
+    names, schools = _staff_names(), _school_names()
     entries = audit.search(session, filters, names) if not problems else []
-    return render_template("audit.html", entries=[_audit_row(e, names) for e in entries], check=audit.verify(session),
-                           filters=filters, problems=problems, actions=audit.actions(session), args=request.args)
+    return render_template("audit.html", entries=[_audit_row(e, names, schools) for e in entries],
+                           check=audit.verify(session), filters=filters, problems=problems, actions=audit.actions(session), args=request.args)
 
 
 @bp.get("/audit.csv")
-@requires(reviewer)
+@requires(auditor)
 def audit_csv():
     """Every entry the filters match, as a spreadsheet (cells that a spreadsheet would run as formulas are quoted)."""
     filters, problems = _audit_filters()
     if problems:
         abort(400)
-    names = _staff_names()
+    names, columns = _staff_names(), ["seq", "at", "who", "what", "about", "details"]
+    columns += ["school"] if current_user.trust_wide else []  # the trust's officer reads every school's
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["#", "when (UTC)", "who", "what", "about", "details"])
-    for row in (_audit_row(e, names) for e in audit.search(db(), filters, names, limit=None)):
-        writer.writerow([_cell(v) for v in (row["seq"], row["at"], row["who"], row["what"], row["about"],
-                                            row["details"])])
+    writer.writerow(["#", "when (UTC)", "who", "what", "about", "details", "school"][:len(columns)])
+    schools = _school_names()
+    for row in (_audit_row(e, names, schools) for e in audit.search(db(), filters, names, limit=None)):
+        writer.writerow([_cell(row[c]) for c in columns])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
 
@@ -251,7 +253,12 @@ def _staff_names() -> dict[int, str]:
     return {u.id: u.name for u in db().scalars(select(User))}
 
 
-def _audit_row(entry, names: dict[int, str]) -> dict:
+def _school_names() -> dict[int | None, str]:
+    names = {s.id: s.name or settings().school_name for s in db().scalars(select(School))}
+    return {**names, None: "the trust"}
+
+
+def _audit_row(entry, names: dict[int, str], schools: dict[int | None, str]) -> dict:
     """An entry as people read it: who by name, the details as words rather than JSON."""
     who = entry.actor
     if who.startswith("user:"):
@@ -260,7 +267,8 @@ def _audit_row(entry, names: dict[int, str]) -> dict:
     details = "; ".join(f"{k.replace('_', ' ')}: {v if not isinstance(v, (list, dict)) else ', '.join(map(str, v))}"
                         for k, v in entry.details.items())
     return {"seq": entry.seq, "at": entry.at.strftime("%Y-%m-%d %H:%M:%S"), "who": who,
-            "what": entry.action.replace("_", " "), "about": entry.subject, "details": details}
+            "what": entry.action.replace("_", " "), "about": entry.subject, "details": details,
+            "school": schools.get(entry.school_id, "")}
 
 
 def _cell(value) -> str:

@@ -14,7 +14,7 @@ from flask_login import LoginManager, login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.core.schools import for_school, name_of
+from gateway.core.schools import as_school
 from gateway.services import sign_in
 from gateway.web.util import db, settings
 from workers import embedded
@@ -74,8 +74,7 @@ def _login_manager(app: Flask) -> None:
         """The signed-in user; from here on the request's database session sees only their school's records."""
         user = sign_in.session_user(db(), settings(), session.get("sid"), user_id)
         if user is not None:
-            for_school(db(), user.school_id)
-            g.school_name = name_of(db(), settings().school_name)  # read once, so an error page needs no query
+            g.settings = as_school(db(), settings(), None if user.trust_wide else user.school_id)  # read once
         return user
 
 

@@ -11,7 +11,8 @@ from workers import queues
 
 
 def settings():
-    return current_app.config["GATEWAY_SETTINGS"]
+    """The signed-in user's school's settings (gateway.core.schools.settings_for), else the installation's."""
+    return g.get("settings") or current_app.config["GATEWAY_SETTINGS"]
 
 
 def db():
@@ -62,15 +63,26 @@ def registry_keeper(user) -> bool:
     return user.can_keep_registry
 
 
+def auditor(user) -> bool:
+    return user.can_audit
+
+
+def staff(user) -> bool:
+    """Any of a school's own staff (posts are a school's; the trust's officer writes none)."""
+    return not user.trust_wide
+
+
 def anyone(user) -> bool:
     return True
 
 
 def landing() -> str:
     """Where the signed-in user's own work is: the review queue for senior leaders and the head, the people pages
-    for the consent officer, their posts for a teacher."""
+    for the consent officer, the audit log for the trust's data protection officer, their posts for a teacher."""
     if current_user.can_review:
         return url_for("review.queue")
     if current_user.can_keep_registry:
         return url_for("people.search")
+    if current_user.can_audit:
+        return url_for("review.audit_log")
     return url_for("posts.mine")

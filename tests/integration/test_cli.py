@@ -123,9 +123,15 @@ def test_audit_verify_detects_an_edited_or_deleted_entry(env, settings, school):
 
 
 def test_a_trust_adds_a_school_and_acts_for_it(env, settings):
-    added = gateway("schools", "add", "Hill School", "--domain", "Hill.sch.uk")
+    assert "cannot be listed as a whole" in gateway("schools", "add", "Hill School", "--domain", "hill.sch.uk").output
+    added = gateway("schools", "add", "Hill School", "--domain", "Hill.Herts.sch.uk")
     assert added.exit_code == 0 and added.output.strip() == "added school 2: Hill School"
-    assert "2\tHill School\thill.sch.uk" in gateway("schools", "list").output
+    assert "2\tHill School\thill.herts.sch.uk\tretention 30 days\tface detector retinaface" in gateway(
+        "schools", "list").output
+    changed = gateway("schools", "set", "2", "--retention-days", "7", "--face-detector", "hog")
+    assert changed.output.strip() == "school 2: retention 7 days, face detector hog"
+    assert "face detector is one of" in gateway("schools", "set", "2", "--face-detector", "magic").output
+    assert "there is no school 9" in gateway("schools", "set", "9", "--retention-days", "7").output
     assert gateway("--school", "2", "users", "add", "hana@hill.sch.uk", "--name", "Hana", "--role", "teacher",
                    stdin="").exit_code == 0
     assert gateway("users", "add", "amy@school.org", "--name", "Amy", "--role", "teacher", stdin="").exit_code == 0

@@ -41,7 +41,7 @@ def _pixel(data: bytes, box) -> tuple[int, int, int]:
 
 def test_an_empty_database_gets_demo_pupils_and_a_sample_post_that_the_workers_check(session, settings, work, read,
                                                                                        fetch):
-    assert len(seed_if_empty(session, settings)) == 4
+    assert len(seed_if_empty(session, settings)) == 5
     content = seed_content(session, settings)
     assert content.people == [p.mis_id for p in PEOPLE] and content.enrolled == 2 and content.queued
 
@@ -75,7 +75,7 @@ def test_seeding_twice_does_nothing_the_second_time(session, settings, read):
     first = seed_content(session, settings)
     counts = _counts(read)
     checks = queues.queue(settings, queues.CHECKS).count
-    assert first and counts == {"users": 4, "accounts": 1, "people": 4, "photo consents": 3, "templates": 2,
+    assert first and counts == {"users": 5, "accounts": 1, "people": 4, "photo consents": 3, "templates": 2,
                                 "posts": 1} and checks == 1
 
     assert seed_if_empty(session, settings) == [] and seed_content(session, settings) is None

@@ -1,22 +1,29 @@
 """Two schools in one installation: every route, for every role of school A, given school B's objects (its posts,
-photos, people, users, accounts, notices), answers 403 or 404, changes nothing, and shows none of B's words."""
+photos, people, users, accounts, notices, link rules), answers 403 or 404, changes nothing, and shows none of B's
+words. The trust's data protection officer reads both schools' audit logs and writes nothing."""
 from __future__ import annotations
 
+import io
+import re
 from datetime import date
 
 from sqlalchemy import func, select
 from werkzeug.routing.converters import AnyConverter
 
+from consent_registry.importer import COLUMNS
 from consent_registry.models import GRANTED, PhotoConsent, Person, Takedown
 from gateway.core.schools import School, for_school
 from gateway.core.db import session_for
-from gateway.models import HEAD, ROLES, SMT, TEACHER, Notice, User
-from gateway.services import posts, review
+from gateway.models import DPO, HEAD, SCHOOL_ROLES, SMT, TEACHER, Notice, User
+from gateway.core import settings as settings_module
+from gateway.services import alerts, posts, review
 from gateway.services.accounts import add_account, confirm_account
-from gateway.users import create_user, hasher_for
+from gateway.users import UserError, create_user, hasher_for
 from gateway.web.access import IGNORED_METHODS
+from moderation import link_rules, replies
 from moderation.audit import AuditEntry
-from moderation.models import Post
+from moderation.models import Post, Publication
+from moderation.replies import Reply, ReplyAlert
 from tests.helpers import big_photo
 
 SECRET_WORDS = "Marigold class visited the secret garden"
@@ -35,6 +42,7 @@ def _school_b(settings, work) -> dict[str, int | str]:
                  for role in (HEAD, SMT, TEACHER)}
         account = add_account(s, "archive", "other_archive", "https://other.school/archive", by="test")
         confirm_account(s, account, users[HEAD])
+        rule = link_rules.add_rule(s, "block", "only-b-blocks.co.uk", by="test")
         person = Person(mis_id="B001", kind="pupil", first_name="Bea", last_name="Other", year_group="Year 2")
         s.add(person)
         s.flush()
@@ -44,7 +52,8 @@ def _school_b(settings, work) -> dict[str, int | str]:
         form = posts.PostForm(text=SECRET_WORDS, account_ids=[account.id], publish_at=None,
                               photos=[posts.NewPhoto(1, "garden.jpg", data, len(data), "The secret garden")])
         post_id = posts.save(s, settings, users[TEACHER], None, form, submit=True).post.id
-        ids = {"user_id": users[TEACHER].id, "smt": users[SMT].id, "account_id": account.id, "post_id": post_id}
+        ids = {"user_id": users[TEACHER].id, "smt": users[SMT].id, "account_id": account.id, "post_id": post_id,
+               "rule_id": rule.id}
     work()
     with session_for(settings.database_url) as s:
         for_school(s, B)
@@ -69,15 +78,12 @@ def _value(name: str, converter, ids: dict):
         return "other_archive"
     if name == "position":
         return 1
-    if name == "rule_id":
-        return 999999  # the trust's link lists have no rule of B's
     return ids.get(name, ids["post_id"] if name.endswith("_id") else "x")
 
 
 OBJECT_IN_QUERY = ("people.person", "people.withdraw_consent", "people.enrol_photos", "people.record")
-# Not one school's: the link lists are the trust's (a known gap: lists per school are still to come), and an import
-# preview's token is its uploader's own.
-NOT_A_SCHOOLS = ("admin.remove_link_rule", "people.confirm_import")
+# Not one school's: an import preview's token is its uploader's own.
+NOT_A_SCHOOLS = ("people.confirm_import",)
 
 
 def _urls(app, ids: dict) -> list[tuple[str, str, bool]]:
@@ -96,7 +102,7 @@ def _urls(app, ids: dict) -> list[tuple[str, str, bool]]:
 
 def test_every_role_of_one_school_sees_nothing_of_another(app, login, read, settings, work):
     ids = _school_b(settings, work)
-    clients = {role: login(role) for role in ROLES}  # logging in is audited: before the count
+    clients = {role: login(role) for role in SCHOOL_ROLES}  # logging in is audited: before the count
     audited = read(lambda s: s.scalar(select(func.count()).select_from(AuditEntry)))
     problems = []
     for role, client in clients.items():
@@ -134,3 +140,74 @@ def test_each_schools_checks_know_only_its_own_pupils(login, work, fetch, settin
     work()
     assert "Bea Other" in fetch(Post, ours).cleaned_text
     assert "Bea Other" not in fetch(Post, theirs).cleaned_text
+
+
+def test_the_trusts_data_protection_officer_reads_every_schools_audit_log_and_writes_nothing(
+        app, login, read, settings, work):
+    ids = _school_b(settings, work)
+    dpo = login(DPO)
+    assert dpo.get("/").headers["Location"].endswith("/audit")
+    page = dpo.get(f"/audit?post={ids['post_id']}").get_data(as_text=True)
+    assert "Other School" in page and "<td>approve</td>" in page  # B's post, with its school
+    sheet = dpo.get("/audit.csv").get_data(as_text=True)
+    assert sheet.splitlines()[0].endswith(",school")
+    assert "Other School" in sheet
+    for url in ("/posts/new", "/posts", f"/posts/{ids['post_id']}", "/review", f"/review/{ids['post_id']}", "/admin/",
+                "/people/"):
+        assert dpo.get(url).status_code == 403, url
+    assert dpo.post("/posts/new", {"text": "From the trust", "action": "submit"}).status_code == 403
+    assert read(lambda s: s.scalar(select(func.count()).select_from(Post).execution_options(all_schools=True))) == 1
+    head_page = login("head").get(f"/audit?post={ids['post_id']}").get_data(as_text=True)
+    assert "Other School" not in head_page and "<td>approve</td>" not in head_page  # a school's head reads its own only
+
+
+def test_the_trusts_officer_is_added_by_the_trust_not_by_a_school(settings, login):
+    with session_for(settings.database_url) as s:
+        for_school(s, 1)
+        try:
+            create_user(s, "dpo2@demo.school", "Second officer", DPO, "", "test", hasher_for(settings))
+        except UserError as exc:
+            assert "the trust adds them" in str(exc)
+        else:
+            raise AssertionError("a school made the trust's officer")
+    answer = login("head").post("/admin/users", {"email": "dpo3@demo.school", "name": "Third officer", "role": DPO})
+    assert answer.status_code == 400 and "belongs to no one school" in answer.get_data(as_text=True)
+    assert 'value="dpo"' not in login("head").get("/admin/").get_data(as_text=True)  # not offered on the form
+
+
+def test_a_pupils_mis_id_is_unique_within_a_school_not_across_the_trust(settings, login, read):
+    csv = (",".join(COLUMNS) + "\n" + ",".join({"mis_id": "P001", "kind": "pupil", "first_name": "Ada",
+                                                 "last_name": "Ours", "year_group": "Year 3"}.get(c, "")
+                                                for c in COLUMNS) + "\n")
+    with session_for(settings.database_url) as s:
+        s.add(School(id=B, name="Other School", domains=[]))
+        s.flush()
+        s.add(Person(school_id=B, mis_id="P001", kind="pupil", first_name="Bea", last_name="Theirs"))
+        s.commit()
+    office = login("consent_officer")
+    preview = office.post("/people/import", {"file": (io.BytesIO(csv.encode()), "mis.csv")},
+                          content_type="multipart/form-data")
+    assert preview.status_code == 200, preview.get_data(as_text=True)
+    token = re.search(r'action="/people/import/(\w+)"', preview.get_data(as_text=True)).group(1)
+    assert office.post(f"/people/import/{token}").status_code == 302
+    people = read(lambda s: sorted((p.school_id, p.mis_id, p.first_name) for p in s.scalars(
+        select(Person).execution_options(all_schools=True))))
+    assert people == [(1, "P001", "Ada"), (B, "P001", "Bea")]
+
+
+def test_a_reply_alert_about_one_schools_post_goes_to_its_senior_leaders_only(settings, env, work, smtp, read):
+    """The alert job's session starts as every school's (it knows only a post id): its mail must not reach school
+    A's senior leaders, nor name A's school."""
+    ids = _school_b(settings, work)
+    with session_for(settings.database_url) as s:
+        pub = s.scalar(select(Publication).where(Publication.post_id == ids["post_id"]))
+        s.add(Reply(publication_id=pub.id, platform_id="r1", text="A rude reply", verdict=replies.ASK,
+                    state=replies.HELD))
+        s.add(ReplyAlert(post_id=ids["post_id"], pending=True))
+        s.commit()
+    alerts.send_alert(settings_module.load({**env, "SMTP_URL": smtp.url}), ids["post_id"])
+    [mail] = smtp.messages
+    assert sorted(mail["To"].split(", ")) == ["head@other.school", "smt@other.school"]
+    assert "Other School" in mail.get_content() and settings.school_name not in mail.get_content()
+    sent = read(lambda s: s.scalar(select(AuditEntry).where(AuditEntry.action == "replies_alert_sent")))
+    assert sent.school_id == B
