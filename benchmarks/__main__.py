@@ -5,9 +5,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import (bench_cover, bench_detection, bench_faces, bench_links, bench_photos, bench_post, bench_takedown,
-                        bench_text)
+                        bench_text, bench_trust)
 
-MODULES = [bench_photos, bench_faces, bench_post, bench_cover, bench_detection, bench_text, bench_links, bench_takedown]
+MODULES = [bench_photos, bench_faces, bench_post, bench_cover, bench_detection, bench_text, bench_links, bench_takedown,
+           bench_trust]
 
 
 def main() -> None:

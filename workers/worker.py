@@ -19,8 +19,7 @@ from rq.exceptions import StopRequested
 
 from consent_registry.faces import FaceSettings
 from gateway.services import held as held_photos, notices
-from gateway.services.checking import name_matcher
-from gateway.core.db import session_for
+from gateway.services.checking import prebuild_matcher
 from workers import queues, reconcile
 from workers.purge import purge_import_previews, purge_originals
 
@@ -71,8 +70,7 @@ class GatewayWorker(SchedulerStops, QuickPubSub, Worker):
             with reconcile.exclusive(self.connection) as held:
                 log.info("reconciled: %s", reconcile.round_(self.settings, self.connection, held))
                 if queues.CHECKS in self.queue_names():
-                    with session_for(self.settings.database_url) as session:
-                        name_matcher(session, self.settings)  # built here, so every forked check finds it ready
+                    prebuild_matcher(self.settings)
                 purged = purge_originals(self.settings)
                 if purged:
                     log.info("originals deleted for posts %s", purged)
