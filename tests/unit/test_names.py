@@ -152,12 +152,12 @@ CASES = [
     ("Lunch is in the hall today, then a walk on the green.", "Lunch is in the hall today, then a walk on the green.", 0, []),
     # hashtags and mentions
     ("What a day! #WellDoneAmelia #SportsDay", "What a day! #SportsDay", 1, []),
-    ("#ameliasmith smashed it", "smashed it", 1, []),
+    ("#ameliasmith smashed it", "One of our pupils smashed it", 1, []),
     ("Go team! @amelia_smith @warmleypkschool", "Go team! @warmleypkschool", 1, []),
     ("So proud of #TeamJacob today", "So proud of today", 1, []),
     ("#welldoneamelia for a fantastic race", "for a fantastic race", 1, []),
     ("Brilliant! #ZoëClarke", "Brilliant!", 1, []),
-    ("Fantastic singing from #OBrien", "Fantastic singing from", 1, []),
+    ("Fantastic singing from #OBrien", "Fantastic singing from one of our pupils", 1, []),
     ("Brilliant poem #HopeWilliams", "Brilliant poem", 1, []),
     ("Great job #MayChen", "Great job", 1, []),
     ("Great job #WellDoneMay", "Great job #WellDoneMay", 0, ['"May"']),
@@ -166,7 +166,7 @@ CASES = [
     ("Sports day!\n#WellDoneAmelia #SportsDay", "Sports day!\n#SportsDay", 1, []),
     ("Thank you for a lovely year #ThankYouMrsPatel", "Thank you for a lovely year #ThankYouMrsPatel", 0, []),
     ("Great talk #ThankYouMrRobinson", "Great talk #ThankYouMrRobinson", 0, ['"Mr"']),
-    ("Well done @amelia_smith, @jacob and Zoë.", "Well done, and one of our pupils.", 3, []),
+    ("Well done @amelia_smith, @jacob and Zoë.", "Well done three of our pupils.", 3, []),
     # charity days, plays, assemblies, birthdays
     ("Children in Need: Ava raised £120 by doing a sponsored silence!",
      "Children in Need: one of our pupils raised £120 by doing a sponsored silence!", 1, []),

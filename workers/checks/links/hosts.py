@@ -16,7 +16,7 @@ from workers.checks.links.url import URLError, decode_label, parse_host
 # entry while "*.co.uk" or "*.sch.uk" (anyone, any school) is not.
 VETTED_SUFFIXES = frozenset({"gov.uk", "nhs.uk", "police.uk", "ac.uk"})
 # Names that only mean something inside a private network, even where the suffix list knows them.
-PRIVATE_NAME_SUFFIXES = ("localhost", "local", "internal", "arpa")
+PRIVATE_NAME_SUFFIXES = ("localhost", "local", "internal", "arpa", "lan", "home", "corp", "localdomain", "intranet")
 
 PSL = tldextract.TLDExtract(suffix_list_urls=(), include_psl_private_domains=True, cache_dir=None)
 
@@ -74,7 +74,12 @@ def registrable_domain(host: str) -> str:
 
 def is_private_name(host: str) -> bool:
     """A name that only means something inside a private network (localhost, *.local, a bare "intranet"...)."""
-    return not PSL(host).suffix or any(host == s or host.endswith("." + s) for s in PRIVATE_NAME_SUFFIXES)
+    return "." not in host or any(host == s or host.endswith("." + s) for s in PRIVATE_NAME_SUFFIXES)
+
+
+def has_public_suffix(host: str) -> bool:
+    """Whether the name ends in an internet ending that is in use (.uk, .com...; not .example or .invalid)."""
+    return bool(PSL(host).suffix)
 
 
 def _shared_suffix_error(entry: str) -> Refused:
@@ -103,7 +108,7 @@ def normalise_entry(entry: str) -> str:
         raise Refused(f"“{entry}” is not a valid site name.") from None
     if ip_of(host):
         raise Refused(f"“{entry}” is a numeric address; give the site's name instead.")
-    if is_private_name(host):
+    if is_private_name(host) or not has_public_suffix(host):
         raise Refused(f"“{entry}” is not the name of a public web site.")
     owner = registrable_domain(f"a.{host}" if subtree else host)
     if not (owner and (host == owner or host.endswith("." + owner))) and host not in VETTED_SUFFIXES:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from workers.checks.links.hosts import Matcher, is_private_ip, normalise_entry
+from workers.checks.links.lookalike import Protected, protected
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -53,6 +54,7 @@ class LinkPolicy:
     is_blocked: Matcher = field(init=False, repr=False, compare=False)
     is_shortener: Matcher = field(init=False, repr=False, compare=False)
     public_endpoints: frozenset = field(init=False, repr=False, compare=False)
+    protected: tuple[Protected, ...] = field(init=False, repr=False, compare=False)  # allowed names to imitate
 
     def __post_init__(self):
         for name in ("allow", "block", "shorteners"):
@@ -61,6 +63,7 @@ class LinkPolicy:
         object.__setattr__(self, "is_blocked", Matcher(self.block))
         object.__setattr__(self, "is_shortener", Matcher(self.shorteners))
         object.__setattr__(self, "public_endpoints", frozenset(map(_endpoint, self.treat_as_public)))
+        object.__setattr__(self, "protected", protected(self.allow))
 
     def is_public(self, address: str, port: int) -> bool:
         """Whether expansion may connect to this address: a global one, or one the policy treats as public."""

@@ -1,7 +1,6 @@
 """The rules one link is judged by, without fetching anything: what blocks it, and what needs a person to look."""
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 import urllib.parse
@@ -10,7 +9,10 @@ from dataclasses import dataclass
 from confusable_homoglyphs import confusables
 
 from moderation.findings import BLOCK, REVIEW
-from workers.checks.links.hosts import display_host, ip_of, is_private_ip, is_private_name, other_readings
+from workers.checks.links.hosts import (
+    display_host, has_public_suffix, ip_of, is_private_ip, is_private_name, other_readings,
+)
+from workers.checks.links.lookalike import ascii_lookalike, imitates, owner_of
 from workers.checks.links.policy import LinkPolicy
 from workers.checks.links.url import ESCAPE, ParsedURL, URLError, has_scheme, parse_url
 
@@ -53,34 +55,43 @@ def _scheme_reason(scheme: str) -> str:
     return f"it starts with “{scheme}:”, but only web page links (https://) are allowed"
 
 
-@functools.lru_cache(maxsize=4096)
-def _ascii_lookalike(char: str) -> str | None:
-    """The ordinary letter or digit a non-ASCII character can pass for, if any."""
-    for entry in confusables.is_confusable(char, greedy=True, preferred_aliases=[]) or []:
-        for glyph in entry["homoglyphs"]:
-            if glyph["c"].isascii() and glyph["c"].isalnum():
-                return glyph["c"]
-    return None
-
-
 def _lookalike_reason(host: str) -> str | None:
     shown = display_host(host)
     if shown == host:
         return None
-    imitated = "".join(c if c.isascii() else _ascii_lookalike(c) or c for c in shown)
+    imitated = "".join(c if c.isascii() else ascii_lookalike(c) or c for c in shown)
     target = f"“{imitated}”" if imitated.isascii() and imitated != shown else "another site"
     for label in shown.split("."):
         if label.isascii():
             continue
         if confusables.is_mixed_script(label):
             return f"the site name {shown} mixes letters from different alphabets, so it may be pretending to be {target}"
-        fakes = [(c, _ascii_lookalike(c)) for c in label if not c.isascii() and _ascii_lookalike(c)]
+        fakes = [(c, ascii_lookalike(c)) for c in label if not c.isascii() and ascii_lookalike(c)]
         if fakes:
             char, looks_like = fakes[0]
             name = unicodedata.name(char, "a foreign letter").lower()
             return (f"the site name {shown} uses letters that look like English ones but are not (“{char}”, {name}, "
                     f"looks like “{looks_like}”), so it may be pretending to be {target}")
     return None
+
+
+def _name_reasons(host: str, policy: LinkPolicy) -> list[str]:
+    """What is wrong with a site name: private, with no real internet ending, or dressed up as another site."""
+    reasons = []
+    if is_private_name(host):
+        reasons.append(f"{host} is the name of a computer on a private network, not a public web site")
+    elif not has_public_suffix(host):
+        ending = display_host(host).rsplit(".", 1)[-1]
+        reasons.append(f"{display_host(host)} does not end in a real internet ending (“.{ending}” is not one), so it "
+                       "cannot be a public web site")
+    copied = None if policy.is_allowed(host) else imitates(host, policy.protected)
+    if copied:
+        reasons.append(f"it looks like {copied.shown} but is {owner_of(host)}, a different site made to be mistaken "
+                       "for it")
+    lookalike = _lookalike_reason(host)
+    if lookalike:
+        reasons.append(lookalike)
+    return reasons
 
 
 def _executable(path: str) -> str | None:
@@ -124,12 +135,8 @@ def block_reasons(link: Link, policy: LinkPolicy) -> list[str]:
         reasons.append(f"it uses a numeric internet address ({ip}) instead of a site name")
         if is_private_ip(ip):
             reasons.append(f"it points at a private or local network ({ip}), not a public web site")
-    elif is_private_name(url.host):
-        reasons.append(f"{url.host} is the name of a computer on a private network, not a public web site")
     else:
-        lookalike = _lookalike_reason(url.host)
-        if lookalike:
-            reasons.append(lookalike)
+        reasons += _name_reasons(url.host, policy)
     if policy.is_blocked(url.host):
         reasons.append(f"{display_host(url.host)} is on the school's list of blocked sites")
     extension = _executable(url.path)

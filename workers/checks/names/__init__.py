@@ -27,8 +27,11 @@ What happens to a name found:
   Names listed together ("Amelia, Jacob and Zoë", "Amelia and Jacob") become "three of our
   pupils", "two of our pupils". A hyphenated name of which one part is on the roster is
   replaced whole; "Amelia S." loses the initial too.
-- A hashtag or mention containing a pupil's name is removed whole, with the space before it
-  (and a list word such as "and" that would be left hanging before a full stop).
+- A hashtag or mention that is only a name (#AmeliaSmith, @amelia_smith) and a part of a sentence (words follow
+  it in its sentence, or it alone ends the sentence after "to", "from", "with", "and"...: position.py) is replaced
+  like a name written out ("Well done to #AmeliaSmith!" -> "Well done to one of our pupils!").
+- Any other hashtag or mention containing a pupil's name is removed whole, with the space before it (and a word
+  such as "and", "to" or "from" that would be left hanging before a full stop, and the spaces before that stop).
 - Each replaced or removed name gives an `info` finding `name_removed` that says what kind of
   name went where, without the name; the person id is in the evidence.
 - Staff are left alone ("Mrs Patel's class", #ThankYouMrsPatel) unless include_staff=True; then
@@ -70,9 +73,9 @@ scripts (Cyrillic "а" in "Аmelia"), names spelt with spaces between letters.
 
 lexicon: the word lists and word sets · folding: text folded, and the way back · model: the
 public types and the plan · roster: the names trie · scan: a text cut into atoms and zones ·
-mentions: names in running text · replacing: how much a replaced name takes · tags: names in
-hashtags and mentions · changes: from plan to changed text · reporting: the findings ·
-matcher: NameMatcher.
+mentions: names in running text · position: whether a tag is a part of a sentence ·
+replacing: how much a replaced name takes · tags: names in hashtags and mentions · changes: from
+plan to changed text · reporting: the findings · matcher: NameMatcher.
 """
 from workers.checks.names.folding import fold
 from workers.checks.names.matcher import NameMatcher

@@ -9,6 +9,9 @@ from workers.checks.names.model import Action, Change
 
 _COMMA = re.compile(r"\s*,\s*")
 _AND = re.compile(r"\s*,?\s*(?:and|&)\s+", re.IGNORECASE)
+_AND_BEFORE = re.compile(r"\s+(?:and|&)$", re.IGNORECASE)
+_DANGLING = re.compile(r"(?:\s*,|\s+(?:and|&|to|from|with|of|for))$", re.IGNORECASE)  # before a removal that ends a sentence
+_PUNCTUATION = tuple(",.;:!?)\u2026")
 
 Group = list[tuple[Action, str | None]]          # actions, each with how it joins the one before
 
@@ -25,13 +28,16 @@ def _grow_removals(text: str, actions: list[Action]) -> None:
             s -= 1
         if s < a.os:
             a.os = s
-            # "Amelia, Zoë and #TeamJacob!" -> "Amelia, Zoë!" and "Amelia and #TeamJacob on sports
-            # day" -> "Amelia on sports day": the "and" (or, at the end, a comma) would be left hanging
+            # "Amelia, Zoë and #TeamJacob!" -> "Amelia, Zoë!", "Thank you to #TeamJacob!" -> "Thank you!" and
+            # "Amelia and #TeamJacob on sports day" -> "Amelia on sports day": the "and" (or, at the end, a comma
+            # or a word such as "to") would be left hanging
             rest = text[a.oe:hi].lstrip()
             ending = not rest or not (rest[0].isalnum() or rest[0] in "#@")
-            m = re.search(r"(?:\s*,|\s+(?:and|&))$" if ending else r"\s+(?:and|&)$", text[lo:a.os], re.IGNORECASE)
+            m = (_DANGLING if ending else _AND_BEFORE).search(text[lo:a.os])
             if m:
                 a.os = lo + m.start()
+            if rest[:1] in _PUNCTUATION:        # "Lunch with #TeamJacob ." -> "Lunch." with no space before the "."
+                a.oe = hi - len(text[a.oe:hi].lstrip(" \t\u00a0"))
             continue
         e = a.oe
         while e < hi and text[e] in " \t\u00a0":

@@ -44,5 +44,6 @@ PUPIL_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7
 FORM_WORDS = {
     "full": "full name", "first": "first name", "preferred": "preferred name", "last": "surname",
     "initial": "initial and surname", "first+initial": "first name and initial", "name": "name",
+    "hashtag": "name written as a hashtag", "mention": "name written as a mention (@)",
 }
 FORM_RANK = {"full": 0, "initial": 1, "first": 2, "preferred": 3, "last": 4}

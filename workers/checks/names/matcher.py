@@ -38,9 +38,9 @@ class NameMatcher:
 
     def _plan(self, text: str) -> Plan:
         scan = Scan(text, self._roster, self.include_staff)
-        for ns, ne, what in scan.zones:
+        for k, (_, _, what) in enumerate(scan.zones):
             if what in ("#", "@"):
-                plan_tag(scan, ns, ne, what)
+                plan_tag(scan, k)
         plan_text(scan)
         scan.plan.actions.sort(key=lambda x: x.core_os)
         scan.plan.links.sort()

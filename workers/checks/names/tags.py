@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from workers.checks.names.folding import fold
+from workers.checks.names.folding import fold, sentence_start
 from workers.checks.names.lexicon import (
     COMMON_WORDS, CONTEXT_NOUNS, HASHTAG_WORDS, LONGEST_HASHTAG_WORD, NOT_A_PUPIL_AFTER, TITLES,
 )
 from workers.checks.names.model import Action
+from workers.checks.names.position import in_sentence
 from workers.checks.names.roster import Roster
 from workers.checks.names.scan import Scan
 
@@ -58,27 +59,35 @@ def _pieces(n: str, body_ns: int, ne: int) -> list[_Piece]:
     return pieces
 
 
-def plan_tag(s: Scan, ns: int, ne: int, mark: str) -> None:
-    """Plan what to do with the hashtag or mention at folded span [ns, ne): remove it whole if it
-    names someone, or ask for a review if it may."""
+def plan_tag(s: Scan, k: int) -> None:
+    """Plan what to do with the hashtag or mention of zone k: replace it by words if it is only a name and a part of
+    a sentence, remove it whole if it names someone otherwise, or ask for a review if it may."""
+    ns, ne, mark = s.zones[k]
     t, plan = s.t, s.plan
     remove: list = []
     maybe: list = []
     partial = False
-    for piece in _pieces(t.n, ns + 1, ne):
+    pieces = _pieces(t.n, ns + 1, ne)
+    named = 0                                   # letters of the tag that are names to remove
+    for piece in pieces:
         hits, near = _hits_in(s.roster, piece.low, piece.bounds)
         partial = partial or near
         for hs, he, entries in hits:
             verdict, chosen = _judge(s, piece, hs, he, entries, t.ospan(ns, ne))
             if verdict == "remove":
                 remove.extend(chosen)
+                named += he - hs
             elif verdict == "maybe":
                 maybe.append((chosen, piece.cased[hs:he]))
     os_, oe = t.ospan(ns, ne)
+    form = "hashtag" if mark == "#" else "mention"
     if remove:
-        pids = sorted({e[0] for e in remove})
-        plan.actions.append(Action(os_, oe, os_, oe, "remove", all(e[1] for e in remove), pids,
-                                   "hashtag" if mark == "#" else "mention"))
+        pids, staff = sorted({e[0] for e in remove}), all(e[1] for e in remove)
+        only_name = len(pieces) == 1 and named == len(pieces[0].low) and not any(c.isdigit() for c in t.n[ns:ne])
+        if only_name and in_sentence(s, k):
+            plan.actions.append(_as_words(s, ns, ne, staff, pids, form))
+        else:
+            plan.actions.append(Action(os_, oe, os_, oe, "remove", staff, pids, form))
         return
     tag = t.orig[os_:oe]
     for chosen, word in maybe:
@@ -86,6 +95,19 @@ def plan_tag(s: Scan, ns: int, ne: int, mark: str) -> None:
         plan.reviews[("hashtag", fold(word))].tag = tag
     if partial and not maybe:
         plan.add_review("hashtag_part", "", [], (os_, oe))
+
+
+def _as_words(s: Scan, ns: int, ne: int, staff: bool, pids: list[int], form: str) -> Action:
+    """A tag that is only a name, in a sentence: replaced by words as the name would be ("#AmeliaSmith's" too)."""
+    t, n = s.t, s.t.n
+    possessive = None
+    end = ne
+    if n[ne:ne + 2] in ("'s", "'S") and (ne + 2 == len(n) or not n[ne + 2].isalnum()):
+        possessive, end = t.apostrophe(ne), ne + 2
+    os_, oe = t.ospan(ns, end)
+    letters = [c for c in t.orig[os_:oe] if c.isalpha()]
+    caps = len(letters) > 1 and all(c.isupper() for c in letters)
+    return Action(os_, oe, os_, oe, "replace", staff, pids, form, possessive, sentence_start(n, ns), caps, ns, end)
 
 
 def _judge(s: Scan, p: _Piece, hs: int, he: int, entries, span: tuple[int, int]) -> tuple[str, list]:
