@@ -8,6 +8,11 @@ import logging
 import re
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
+from gateway.core.db import utcnow
+from gateway.models import Account, User
+from moderation import lifecycle
 from moderation.models import Post
 from tests.helpers import post_id_of, submit
 from tests.shared_fixtures import fixture_path
@@ -154,3 +159,35 @@ def test_the_queue_has_thumbnails_authors_targets_and_age_and_is_filtered_and_so
     newest = smt.get("/review?sort=newest").get_data(as_text=True)
     assert newest.index(f"/review/{newer}") < newest.index(f"/review/{older}")
     assert f"/review/{older}" not in smt.get("/review?account=99999").get_data(as_text=True)
+
+
+def test_a_long_queue_comes_in_pages_of_fifty_and_each_page_keeps_the_order_chosen(login, session, school):
+    """120 posts waiting: a senior leader's phone gets fifty at a time, with the way to the next and previous pages;
+    a page past the end shows the last one."""
+    teacher = session.scalar(select(User).where(User.email == "teacher@demo.school"))
+    account = session.scalar(select(Account))
+    now = utcnow()
+    posts = [Post(school_id=teacher.school_id, author_id=teacher.id, text=f"Waiting post {n}",
+                  cleaned_text=f"Waiting post {n}", state=lifecycle.AWAITING_REVIEW, check_attempt=1,
+                  submitted_at=now - timedelta(minutes=200 - n), accounts=[account]) for n in range(120)]
+    session.add_all(posts)
+    session.commit()
+    ids = [p.id for p in posts]  # oldest first
+    smt = login("smt")
+
+    def shown(path: str) -> list[int]:
+        return [int(i) for i in re.findall(r'class="card queued">.*?href="/review/(\d+)"', smt.get(path)
+                                           .get_data(as_text=True), re.S)]
+
+    first = smt.get("/review").get_data(as_text=True)
+    assert "Posts 1 to 50 of 120 (page 1 of 3)." in first and 'href="/review?page=2" rel="next"' in first
+    assert 'rel="prev"' not in first
+    assert shown("/review") == ids[:50]
+    assert shown("/review?page=2") == ids[50:100]
+    last = smt.get("/review?page=3").get_data(as_text=True)
+    assert "Posts 101 to 120 of 120 (page 3 of 3)." in last and 'rel="next"' not in last
+    assert shown("/review?page=99") == ids[100:] and shown("/review?page=-4") == ids[:50]
+    newest = smt.get("/review?sort=newest&page=2").get_data(as_text=True)
+    assert 'href="/review?page=3&amp;sort=newest" rel="next"' in newest
+    assert shown("/review?sort=newest&page=2") == ids[::-1][50:100]
+    assert shown(f"/review?account={account.id}&page=3") == ids[100:]
