@@ -74,8 +74,9 @@ def _bounded(host: str, name: str) -> bool:
     return False
 
 
-def _one_edit(a: str, b: str) -> str | None:
-    """How a differs from b by one edit: "added", "dropped", "swapped" or "changed"; None otherwise."""
+def _one_edit(a: str, b: str) -> tuple[str, int] | None:
+    """How a differs from b by one edit ("added", "dropped", "swapped" or "changed") and where, in the longer of the
+    two; None when it differs by more, or not at all."""
     if a == b or abs(len(a) - len(b)) > 1:
         return None
     if len(a) != len(b):
@@ -83,12 +84,12 @@ def _one_edit(a: str, b: str) -> str | None:
         k = next((i for i in range(len(shorter)) if longer[i] != shorter[i]), len(shorter))
         if longer[k + 1:] != shorter[k:]:
             return None
-        return "added" if longer is a else "dropped"
+        return ("added" if longer is a else "dropped"), k
     diffs = [i for i in range(len(a)) if a[i] != b[i]]
     if len(diffs) == 1:
-        return "changed"
+        return "changed", diffs[0]
     if len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]:
-        return "swapped"
+        return "swapped", diffs[0]
     return None
 
 
@@ -97,16 +98,14 @@ def _near(owner: str, name: Protected) -> bool:
     ours, theirs = skeleton(owner), skeleton(name.domain)
     if ours == theirs:
         return True  # g0v.uk, or gov.uk in Cyrillic letters
-    edit = _one_edit(ours, theirs)
-    if edit is None:
+    found = _one_edit(ours, theirs)
+    if found is None:
         return False
-    if len(name.label) >= SHORT or edit == "swapped":
-        return True
-    if owner.split(".", 1)[0] == name.label:
-        return True  # the same name with another ending: bbc.co.um
-    longer, shorter = (ours, theirs) if len(ours) > len(theirs) else (theirs, ours)
-    k = next((i for i in range(len(shorter)) if longer[i] != shorter[i]), len(shorter))
-    return edit in ("added", "dropped") and 0 < k and longer[k] == longer[k - 1]  # a doubled letter: bbcc
+    edit, k = found
+    if len(name.label) >= SHORT or edit == "swapped" or owner.split(".", 1)[0] == name.label:
+        return True  # a long name; or a short one swapped, or with another ending (bbc.co.um)
+    longer = max(ours, theirs, key=len)
+    return edit in ("added", "dropped") and k > 0 and longer[k] == longer[k - 1]  # a doubled letter: bbcc, bc
 
 
 def imitates(host: str, names: tuple[Protected, ...]) -> Protected | None:
