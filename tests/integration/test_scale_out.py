@@ -28,12 +28,11 @@ from gateway.core.db import session_for
 from moderation.audit import AuditEntry
 from moderation.models import Post, PostImage, Publication
 from tests.client import TOKEN
+from tests.conftest import SERVICES  # the real services are there when both are given (CI always gives them)
 from tests.helpers import big_photo, gateway, kill_tree, start_gateway, wait_for
 from tests.s3 import ACCESS, free_port
 from workers import queues
 
-# as conftest decides: the real services are there when both are given (CI always gives them)
-SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 POSTS = 20
 WAIT = 120  # seconds per wait: another test run may be using the machine's two cores
 HANDLE = "school_archive"
