@@ -1,6 +1,7 @@
 """Helpers shared by several test modules: forms, real worker processes, and waiting on states."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -61,11 +62,26 @@ def audit_count(read, action: str, post_id: int) -> int:
 
 
 def start_gateway(log_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """`gateway ARGS` as a real process in a session of its own, its output going to log_path."""
+    """`gateway ARGS` as a real process in a session of its own, its output going to log_path (with Python's fault
+    handler on, so that exit_code() can show where a process that would not stop was stuck)."""
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "gateway", *args], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env or os.environ.copy(), cwd=ROOT,
-                                start_new_session=True)
+                                stdin=subprocess.DEVNULL, env={**(env or os.environ), "PYTHONFAULTHANDLER": "1"},
+                                cwd=ROOT, start_new_session=True)
+
+
+def exit_code(process: subprocess.Popen, log: Path, timeout: float) -> int:
+    """The process's exit status once it ends; if it is still running after `timeout` s, fail with every thread's
+    stack (SIGABRT makes the fault handler print them) and the end of its log."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        kill_tree(process.pid)
+    pytest.fail(f"still running {timeout:.0f} s after it was asked to stop; log ends:\n"
+                f"{log.read_text(errors='replace')[-8000:]}")
 
 
 def children(pid: int) -> list[int]:

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "gateway:reconcile"
 LOCK_SECONDS = 30  # renewed before every row; a reconciler that dies holds the others back this long at most
 WAITING = (lifecycle.APPROVED, lifecycle.SCHEDULED)
+TRANSIT_KEY = "gateway:in-transit"
+IN_TRANSIT_SECONDS = 5  # a worker starts what it popped within milliseconds; this is for a busy machine
+TRANSIT_KEY_SECONDS = 86400
 
 
 class Busy(Exception):
@@ -198,12 +201,26 @@ def _job_alive(conn, job_id: str) -> bool:
     queue = Queue(job.origin, connection=conn)
     status = job.get_status()
     if status == JobStatus.QUEUED:
-        return conn.lpos(queue.key, job_id) is not None
+        return (conn.lpos(queue.key, job_id) is not None or job_id in queue.started_job_registry
+                or _in_transit(conn, job))
     if status == JobStatus.SCHEDULED:
         return job_id in queue.scheduled_job_registry
     if status == JobStatus.STARTED:
         return job_id in queue.started_job_registry  # rq's own clean-up takes out those of dead workers
     return False
+
+
+def _in_transit(conn, job: Job) -> bool:
+    """A worker pops a job from its queue and records it as started a moment later; in between it is in neither.
+    Re-queued then, it would run twice (seen with two workers under load). It is lost with a worker that died
+    only if a round still finds it so IN_TRANSIT_SECONDS after a round first did (rq's own rule for its
+    intermediate list, which rq does not use for a worker of several queues, as ours are)."""
+    key = f"{TRANSIT_KEY}:{job.id}:{job.enqueued_at.timestamp() if job.enqueued_at else ''}"
+    now = utcnow().timestamp()
+    if conn.set(key, now, nx=True, ex=TRANSIT_KEY_SECONDS):
+        return True
+    first_seen = conn.get(key)
+    return first_seen is None or now - float(first_seen) < IN_TRANSIT_SECONDS
 
 
 def _checks(session, settings, conn, post_id: int, report: Report) -> None:
