@@ -192,6 +192,16 @@ def reload_until(page, locator, live: LiveServer | None = None, timeout: float =
             page.reload()
 
 
+def assert_no_sideways_scroll(page, what: str = "the page") -> None:
+    """The page, as the user sees it once its stylesheet has loaded, fits the window's width.
+
+    A browser paints nothing before the stylesheet arrives, but the DOM can be complete (and a heading found) before
+    it does: on a busy machine measuring then would measure the unstyled page."""
+    page.wait_for_load_state("load")
+    width, client = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width <= client + 1, f"{what} scrolls sideways: scrollWidth {width} > clientWidth {client}"
+
+
 WAITING = "Waiting for senior leader review"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from moderation.audit import AuditEntry
 from tests.helpers import wait_for
-from tests.live import log_in, log_out
+from tests.live import assert_no_sideways_scroll, log_in, log_out
 
 pytestmark = pytest.mark.browser
 HEADER = ["#", "when (UTC)", "who", "what", "about", "details"]
@@ -32,11 +32,6 @@ def shown(page) -> list[list[str]]:
     return page.locator("table tbody tr").evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.innerText))")
 
 
-def no_sideways_scroll(page) -> None:
-    width, client = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert width <= client + 1, f"the audit page scrolls sideways: scrollWidth {width} > clientWidth {client}"
-
-
 def test_the_head_filters_the_audit_log_and_downloads_the_same_entries(screen, live_server, read):
     page, live = screen, live_server
     since = datetime.now(timezone.utc).date().isoformat()
@@ -51,7 +46,7 @@ def test_the_head_filters_the_audit_log_and_downloads_the_same_entries(screen, l
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
     everything = shown(page)
     assert {"login", "post saved", "submitted", "checked"} <= {row[3] for row in everything}, everything
-    no_sideways_scroll(page)
+    assert_no_sideways_scroll(page, "the audit page")
 
     page.get_by_label("Who (name or e-mail)").fill("Tara")  # her name: her e-mail does not hold it
     page.get_by_label("What", exact=True).select_option(label="submitted")
@@ -66,7 +61,7 @@ def test_the_head_filters_the_audit_log_and_downloads_the_same_entries(screen, l
     assert [int(r[0]) for r in rows] == expected and len(expected) == 2 < len(everything)
     assert [r[2:] for r in rows] == [[TARA, "submitted", f"post:{p}", ""] for p in reversed(posts)]
     assert "user:" not in page.locator("table").inner_text()
-    no_sideways_scroll(page)
+    assert_no_sideways_scroll(page, "the audit page")
 
     with page.expect_download() as info:
         page.get_by_role("link", name="Download these entries (CSV)").click()

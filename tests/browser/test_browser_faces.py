@@ -38,7 +38,6 @@ def test_group_photo_is_published_with_biden_obscured(registry, browser_page, li
     expect(faces.filter(has_text="Joe Biden")).to_contain_text("no consent")
     expect(faces.filter(has_text="none: covered")).to_have_count(1)
     expect(page.locator(".findings")).to_contain_text("1 face obscured: consent refused")
-    page.screenshot(path="/tmp/review-faces.png", full_page=True)
     page.get_by_role("button", name="Approve and publish").click()
     expect(page.get_by_role("status").filter(has_text="Approved.")).to_be_visible()
 
