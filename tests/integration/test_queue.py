@@ -20,9 +20,9 @@ from gateway.platforms.archive import ArchivePublisher
 
 def test_a_worker_killed_mid_check_is_replaced_and_the_post_reaches_review_once(
         login, read, fetch, monkeypatch, tmp_path):
-    monkeypatch.setenv("CHECK_TIMEOUT", "15")
+    monkeypatch.setenv("CHECK_TIMEOUT", "5")  # the dead worker's lease ends 10 s after its check began
     teacher = login("teacher")
-    photos = {f"photo_{n}": (io.BytesIO(big_photo(n)), f"sports-{n}.jpg") for n in range(1, 3)}
+    photos = {f"photo_{n}": (io.BytesIO(big_photo(n, (4000, 3000))), f"sports-{n}.jpg") for n in range(1, 3)}
     alts = {f"alt_new_{n}": f"Children running, picture {n}" for n in range(1, 3)}
     response = submit(teacher, "Sports day", **photos, **alts)
     post_id = int(response.headers["Location"].rsplit("/", 1)[1])

@@ -39,9 +39,9 @@ def audited(read, action: str) -> list[AuditEntry]:
 
 @pytest.mark.parametrize("name", list(EMULATORS))
 def test_five_bad_replies_of_twenty_are_hidden_in_one_read_and_smt_gets_one_email(
-        name, amelia_on_roster, login, read, fetch, work_here, smtp):
+        name, amelia_on_roster, signed_in, read, fetch, work_here, smtp):
     with EMULATORS[name]() as (credentials, network):
-        account_id, post_id, platform_id = publish(name, credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish(name, credentials, signed_in, read, fetch, work_here)
         ids = {}
         for n, text in enumerate(FINE[:10] + BAD[:4]):
             ids[text] = network.add_reply(platform_id, text, author=f"parent{n}")
@@ -51,7 +51,7 @@ def test_five_bad_replies_of_twenty_are_hidden_in_one_read_and_smt_gets_one_emai
         ids[BAD[4]] = network.add_reply(ids[FINE[1]], BAD[4], author="troll")
         ids[FINE[14]] = network.add_reply(platform_id, FINE[14], author_gone=True)
 
-        read_now(login("smt"), account_id, work_here)
+        read_now(signed_in("smt"), account_id, work_here)
 
         assert {text for text, reply_id in ids.items() if network.is_hidden(reply_id)} == set(BAD)
         seen = replies_of(read, post_id)
@@ -70,11 +70,11 @@ def test_five_bad_replies_of_twenty_are_hidden_in_one_read_and_smt_gets_one_emai
     assert "Amelia" not in body and "07700" not in body
 
 
-def test_a_reply_seen_twice_is_judged_once_and_restoring_it_shows_it_again(amelia_on_roster, login, read, fetch, work_here,
-                                                                            smtp):
-    smt = login("smt")
+def test_a_reply_seen_twice_is_judged_once_and_restoring_it_shows_it_again(
+        amelia_on_roster, signed_in, read, fetch, work_here, smtp):
+    smt = signed_in("smt")
     with EMULATORS["x"]() as (credentials, network):
-        account_id, post_id, platform_id = publish("x", credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish("x", credentials, signed_in, read, fetch, work_here)
         bad = network.add_reply(platform_id, BAD[0])
         network.add_reply(platform_id, FINE[0])
         read_now(smt, account_id, work_here)
@@ -97,17 +97,17 @@ def test_a_reply_seen_twice_is_judged_once_and_restoring_it_shows_it_again(ameli
 
 @pytest.mark.parametrize("name", list(EMULATORS))
 def test_a_rate_limit_while_reading_waits_for_its_reset_and_the_other_accounts_go_on(
-        name, amelia_on_roster, login, read, fetch, work_here, settings, smtp):
+        name, amelia_on_roster, signed_in, read, fetch, work_here, settings, smtp):
     other = "mastodon" if name != "mastodon" else "x"
     reset = int((utcnow() + timedelta(minutes=37)).timestamp())
     with EMULATORS[name]() as (credentials, network), EMULATORS[other]() as (other_credentials, other_network):
-        account_id, _, platform_id = publish(name, credentials, login, read, fetch, work_here)
-        other_id, _, other_platform_id = publish(other, other_credentials, login, read, fetch, work_here,
+        account_id, _, platform_id = publish(name, credentials, signed_in, read, fetch, work_here)
+        other_id, _, other_platform_id = publish(other, other_credentials, signed_in, read, fetch, work_here,
                                                  "The school fair is on Saturday")
         waiting = network.add_reply(platform_id, BAD[1])
         other_bad = other_network.add_reply(other_platform_id, BAD[1])
         network.rate_limit("read", reset)
-        smt = login("smt")
+        smt = signed_in("smt")
         smt.post(f"/comments/accounts/{account_id}/read")
         smt.post(f"/comments/accounts/{other_id}/read")
         work_here()
@@ -121,13 +121,13 @@ def test_a_rate_limit_while_reading_waits_for_its_reset_and_the_other_accounts_g
 
 @pytest.mark.parametrize("name", list(EMULATORS))
 def test_a_rate_limit_while_hiding_retries_at_its_reset_then_reports_could_not_hide(
-        name, amelia_on_roster, login, read, fetch, work_here, settings, smtp):
+        name, amelia_on_roster, signed_in, read, fetch, work_here, settings, smtp):
     reset = int((utcnow() + timedelta(minutes=20)).timestamp())
     with EMULATORS[name]() as (credentials, network):
-        account_id, post_id, platform_id = publish(name, credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish(name, credentials, signed_in, read, fetch, work_here)
         bad = network.add_reply(platform_id, BAD[2])
         network.rate_limit("hide", reset)
-        read_now(login("smt"), account_id, work_here)
+        read_now(signed_in("smt"), account_id, work_here)
         assert not network.is_hidden(bad)
         reply = replies_of(read, post_id)[0]
         assert reply.action == "hide" and reply.state == "shown"
@@ -142,26 +142,27 @@ def test_a_rate_limit_while_hiding_retries_at_its_reset_then_reports_could_not_h
         assert network.is_hidden(bad) and fetch(Reply, reply.id).state == "hidden"
 
 
-def test_a_hide_the_network_refuses_is_reported_to_smt_as_could_not_hide(amelia_on_roster, login, read, fetch, work_here,
-                                                                          smtp):
+def test_a_hide_the_network_refuses_is_reported_to_smt_as_could_not_hide(
+        amelia_on_roster, signed_in, read, fetch, work_here, smtp):
     with EMULATORS["x"]() as (credentials, network):
-        account_id, post_id, platform_id = publish("x", credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish("x", credentials, signed_in, read, fetch, work_here)
         bad = network.add_reply(platform_id, BAD[2])
         network.fail("tweets/hidden", status=403, body=network.problem(
             403, "Forbidden", "You are not permitted to hide this reply."))
-        read_now(login("smt"), account_id, work_here)
+        read_now(signed_in("smt"), account_id, work_here)
         assert not network.is_hidden(bad)
     reply = replies_of(read, post_id)[0]
     assert reply.state == "failed" and reply.action is None and reply.error
-    page = login("smt").get("/comments").get_data(as_text=True)
+    page = signed_in("smt").get("/comments").get_data(as_text=True)
     assert "Could not hide" in page and "Try hiding again" in page
     assert len(smtp.messages) == 1
 
 
-def test_smt_is_mailed_at_most_once_a_post_every_ten_minutes(amelia_on_roster, login, read, fetch, work_here, settings, smtp):
-    smt = login("smt")
+def test_smt_is_mailed_at_most_once_a_post_every_ten_minutes(
+        amelia_on_roster, signed_in, read, fetch, work_here, settings, smtp):
+    smt = signed_in("smt")
     with EMULATORS["x"]() as (credentials, network):
-        account_id, post_id, platform_id = publish("x", credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish("x", credentials, signed_in, read, fetch, work_here)
         network.add_reply(platform_id, BAD[0])
         read_now(smt, account_id, work_here)
         assert len(smtp.messages) == 1
@@ -184,12 +185,13 @@ def test_smt_is_mailed_at_most_once_a_post_every_ten_minutes(amelia_on_roster, l
     assert len(smtp.messages) == 2 and "2 replies" in smtp.messages[1].get_content()
 
 
-def test_the_mail_server_down_keeps_the_alert_for_a_retry(amelia_on_roster, login, read, fetch, work_here, settings, smtp):
+def test_the_mail_server_down_keeps_the_alert_for_a_retry(
+        amelia_on_roster, signed_in, read, fetch, work_here, settings, smtp):
     smtp.refuse = 1
     with EMULATORS["x"]() as (credentials, network):
-        account_id, post_id, platform_id = publish("x", credentials, login, read, fetch, work_here)
+        account_id, post_id, platform_id = publish("x", credentials, signed_in, read, fetch, work_here)
         network.add_reply(platform_id, BAD[0])
-        read_now(login("smt"), account_id, work_here)
+        read_now(signed_in("smt"), account_id, work_here)
     assert smtp.messages == []
     alert = fetch(ReplyAlert, post_id)
     assert alert.pending and alert.sent_at is None  # rq retries the job; nothing is lost
@@ -199,11 +201,11 @@ def test_the_mail_server_down_keeps_the_alert_for_a_retry(amelia_on_roster, logi
 
 
 @pytest.mark.parametrize("role", ["teacher", "consent_officer"])
-def test_only_smt_and_the_head_see_and_act_on_the_comments_queue(role, login):
-    client = login(role)
+def test_only_smt_and_the_head_see_and_act_on_the_comments_queue(role, signed_in):
+    client = signed_in(role)
     assert client.get("/comments").status_code == 403
     for what in ("keep", "stand", "restore", "hide", "block", "concern"):
         assert client.post(f"/comments/1/{what}", {"why": "x"}).status_code == 403
     assert client.post("/comments/accounts/1/read").status_code == 403
-    assert login("smt").get("/comments").status_code == 200
-    assert login("head").get("/comments").status_code == 200
+    assert signed_in("smt").get("/comments").status_code == 200
+    assert signed_in("head").get("/comments").status_code == 200
