@@ -1,5 +1,6 @@
 """Photo samples shared by the photo tests: what a clean file may carry, how exiftool sees a file, and files
 that must be refused."""
+import functools
 import json
 import random
 import shutil
@@ -48,6 +49,7 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
+@functools.cache  # a 20000 x 20000 one takes seconds of deflating, and several tests on both set-ups use it
 def grey_png(width: int, height: int, extra_chunks: bytes = b"") -> bytes:
     """A hand-made all-black greyscale PNG; big ones are tiny on disk (a decompression bomb)."""
     deflate = zlib.compressobj(9)

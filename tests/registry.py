@@ -9,6 +9,7 @@ first worker to need them enrols, and the others read its result from a file in 
 from __future__ import annotations
 
 import fcntl
+import functools
 import io
 import hashlib
 import os
@@ -130,9 +131,14 @@ def context(settings):
         return face_context(session, settings)
 
 
+@functools.cache
+def _biden() -> np.ndarray:
+    return face_recognition.face_encodings(face_recognition.load_image_file(fixture_path("faces/biden_1.jpg")))[0]
+
+
 def biden_is_visible(data: bytes) -> bool:
     """Does the photo still show Joe Biden's face, as face_recognition (not our check) sees it?"""
-    biden = face_recognition.face_encodings(face_recognition.load_image_file(fixture_path("faces/biden_1.jpg")))[0]
+    biden = _biden()
     rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     encodings = face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb, 2))
     return bool(encodings) and min(face_recognition.face_distance(encodings, biden)) < 0.5
