@@ -42,17 +42,14 @@ SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 BACKENDS = ["embedded"] + (["services"] if SERVICES else [])
 CHAOS_REDIS_DB = 3  # `make chaos` uses it on the same server
 REDIS_DATABASES = 16  # Redis' default
+# every sequence just past its column's highest value, or back to 1 where the table is empty
 SYNC_SEQUENCES = """DO $$ DECLARE r record; m bigint; BEGIN
   FOR r IN SELECT s.oid AS seq, t.relname AS tab, a.attname AS col FROM pg_class s
     JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass
     JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
     WHERE s.relkind = 'S' LOOP
     EXECUTE format('SELECT max(%I) FROM %I', r.col, r.tab) INTO m;
-    IF m IS NOT NULL THEN PERFORM setval(r.seq, m); END IF;
-  END LOOP; END $$"""
-RESTART_SEQUENCES = """DO $$ DECLARE s record; BEGIN
-  FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP
-    EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename);
+    PERFORM setval(r.seq, coalesce(m, 1), m IS NOT NULL);
   END LOOP; END $$"""
 
 
@@ -156,8 +153,8 @@ def env(backend, monkeypatch, request):
         for table in tables:
             conn.execute(text(f"DELETE FROM {table}"))
         if name == "services":
-            conn.execute(text(RESTART_SEQUENCES))
-    made = (name, s.secret_key, s.encryption_key)  # the set-up's instance folder is made anew when xdist returns to it
+            conn.execute(text(SYNC_SEQUENCES))
+    made = _school_key(name, s)
     with session_for(s.database_url) as session:
         if "school" in request.fixturenames and made in _SCHOOLS:
             _put_back(session, s, _SCHOOLS[made][2])
@@ -204,13 +201,13 @@ def fetch(read):
 
 
 @pytest.fixture
-def school(env, settings, backend):
+def school(settings, backend):
     """The demo school: one user per role and a confirmed archive account; passwords by role. Those whose role
     needs a second factor have set up an authenticator app (tests.client.SECRETS holds its key).
 
     `env` makes it with the demo's own seeding once per set-up, then puts it back row for row before each later
     test's other data: hashing five passwords for every test was a sixth of the in-process tests' CPU time."""
-    passwords, enrolments, _rows = _SCHOOLS[backend[0], settings.secret_key, settings.encryption_key]
+    passwords, enrolments, _rows = _SCHOOLS[_school_key(backend[0], settings)]
     for email, (codes, secret, step) in enrolments.items():  # the other set-up's may have been made since
         SECRETS[email], RECOVERY[email] = secret, list(codes)
         enrolled(secret, step)
@@ -219,6 +216,11 @@ def school(env, settings, backend):
 
 _SCHOOLS: dict[tuple, tuple[dict, dict, dict]] = {}  # (set-up, keys) -> (passwords by role, enrolments, rows)
 _USED_STEP: dict[str, int] = {}  # e-mail -> the step of the code that confirmed its enrolment
+
+
+def _school_key(backend: str, settings) -> tuple:
+    """The set-up and its keys: xdist may make a set-up's instance folder, and so its keys, anew."""
+    return backend, settings.secret_key, settings.encryption_key
 
 
 def _seed(session, settings) -> tuple[dict, dict, dict]:
